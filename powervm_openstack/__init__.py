@@ -1,0 +1,1 @@
+"""PowerVM support for current OpenStack: networking, compute, telemetry and a NovaLink simulator."""

@@ -1,0 +1,68 @@
+"""The ``/sim`` admin API: fault rules, the change log, and a health check.
+
+It is for tests and operators on the same machine; it needs no session. Answers are JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from powervm_openstack.simulator.resources import Reply
+
+if TYPE_CHECKING:
+    from powervm_openstack.simulator.app import SimulatorApp
+
+
+def handle(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    """Serve one admin request; bad input answers 400 with the reason."""
+    try:
+        return _route(app, method, path.rstrip("/"), environ)
+    except (ValueError, TypeError) as exc:
+        return _json(400, {"error": str(exc)})
+
+
+def _route(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    if path == "/sim/health":
+        return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
+    if path == "/sim/faults":
+        return _faults(app, method, environ)
+    if path == "/sim/changes" and method == "GET":
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        since = int(query.get("since", ["0"])[0])
+        limit = int(query.get("limit", ["1000"])[0])
+        return _json(200, [dataclasses.asdict(c) for c in app.store.changes_since(since, limit)])
+    if path == "/sim/sessions" and method == "DELETE":
+        return _json(200, {"expired": app.sessions.expire_all()})
+    if path == "/sim/events/lose" and method == "POST":
+        body = _body(environ) or {}
+        app.events.lose_events(bool(body.get("signalled", True)))
+        return _json(200, {"lost": True})
+    return _json(404, {"error": f"No admin endpoint {method} {path}."})
+
+
+def _faults(app: SimulatorApp, method: str, environ: dict[str, Any]) -> Reply:
+    if method == "PUT":
+        app.faults.set_rules(_body(environ) or [])
+    elif method == "POST":
+        app.faults.add_rule(_body(environ))
+    elif method == "DELETE":
+        app.faults.set_rules([])
+    return _json(200, {"rules": app.faults.rules(), "injected": dict(app.faults.injected)})
+
+
+def _body(environ: dict[str, Any]) -> Any:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"The body is not valid JSON: {exc}") from exc
+
+
+def _json(status: int, payload: Any) -> Reply:
+    return Reply(status, json.dumps(payload), content_type="application/json")

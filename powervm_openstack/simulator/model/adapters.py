@@ -1,0 +1,164 @@
+"""Virtual Ethernet adapters: client network adapters, and what trunk adapters share with them.
+
+The server assigns a new adapter's slot, location code, MAC and switch id, and refuses a VLAN
+outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+
+from lxml import etree
+
+from powervm_openstack.simulator import kinds, xml
+from powervm_openstack.simulator.errors import bad_request
+from powervm_openstack.simulator.model.ordering import CNA_ORDER, set_child
+from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.store import Transaction
+
+_MAC = re.compile(r"^[0-9A-F]{12}$")
+_FIRST_SLOT = 2
+
+
+def href_uuid(href: str) -> str:
+    """The last path segment of a link (query dropped)."""
+    return href.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def int_text(elem: etree._Element, tag: str, default: int = 0) -> int:
+    value = xml.text(elem, tag)
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise bad_request(f"{tag} {value!r} is not a whole number.") from None
+
+
+def check_vlan(vlan: int, where: str) -> None:
+    if not 1 <= vlan <= 4094:
+        raise bad_request(f"VLAN {vlan} of {where} is outside 1-4094.")
+
+
+def switch_href(adapter: etree._Element) -> str | None:
+    """The AssociatedVirtualSwitch link, written inline or as a child ``link``."""
+    elem = xml.find(adapter, "AssociatedVirtualSwitch")
+    if elem is None:
+        return None
+    if elem.get("href"):
+        return elem.get("href")
+    child = xml.find(elem, "link")
+    return child.get("href") if child is not None else None
+
+
+def resolve_vswitch(txn: Transaction, adapter: etree._Element, order: Sequence[str]) -> None:
+    """Set ``VirtualSwitchID`` from the adapter's switch link; refuse an unknown switch."""
+    href = switch_href(adapter)
+    if not href:
+        if xml.text(adapter, "VirtualSwitchID") is None:
+            raise bad_request("The adapter names no virtual switch (AssociatedVirtualSwitch).")
+        return
+    vswitch = txn.get("VirtualSwitch", href_uuid(href))
+    if vswitch is None:
+        raise bad_request(f"The virtual switch {href} does not exist.")
+    set_child(adapter, "VirtualSwitchID", xml.text(vswitch.element, "SwitchID", "0"), order)
+
+
+def partition_id(part: Record) -> int:
+    return int_text(part.element, "PartitionID")
+
+
+def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> int:
+    """The lowest free virtual slot above every slot in use on ``part``."""
+    used = set(extra) | {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
+    for child_kind in ("ClientNetworkAdapter", "VirtualNICDedicated"):
+        for child in txn.find(child_kind, part.uuid):
+            used.add(int_text(child.element, "VirtualSlotNumber"))
+    return max(used | {_FIRST_SLOT - 1}) + 1
+
+
+def location_code(txn: Transaction, part: Record, slot: int) -> str:
+    """``U<type>.<model>.<serial>-V<partition id>-C<slot>`` as firmware writes it."""
+    systems = txn.find("ManagedSystem")
+    mtms = "U9009.22A.0000000"
+    if systems:
+        sysel = systems[0].element
+        mtype = xml.text(sysel, "MachineTypeModelAndSerialNumber/MachineType", "9009")
+        model = xml.text(sysel, "MachineTypeModelAndSerialNumber/Model", "22A")
+        serial = xml.text(sysel, "MachineTypeModelAndSerialNumber/SerialNumber", "0000000")
+        mtms = f"U{mtype}.{model}.{serial}"
+    return f"{mtms}-V{partition_id(part)}-C{slot}"
+
+
+def new_mac() -> str:
+    """A locally administered unicast MAC in PowerVM's format (upper case, no colons)."""
+    return "FA" + secrets.token_hex(5).upper()
+
+
+def next_device(part: Record, extra: set[str] = frozenset()) -> str:
+    """The next free ``entN`` device name on a VIOS."""
+    names = set(extra) | {d.text for d in part.element.iter(xml.q("DeviceName")) if d.text}
+    numbers = [int(n[3:]) for n in names if n.startswith("ent") and n[3:].isdigit()]
+    return f"ent{max(numbers, default=-1) + 1}"
+
+
+class ClientAdapterRules(kinds.Behaviour):
+    """ClientNetworkAdapter create/update/delete on a LogicalPartition or VirtualIOServer."""
+
+    def on_create(self, txn: Transaction, rec: Record, parent: Record | None) -> None:
+        if parent is None:
+            raise bad_request("A ClientNetworkAdapter is created under its partition.")
+        elem = rec.element
+        self._check(txn, elem, rec.uuid)
+        slot = int_text(elem, "VirtualSlotNumber") if xml.text(elem, "VirtualSlotNumber") else next_slot(txn, parent)
+        loc = location_code(txn, parent, slot)
+        mac = (xml.text(elem, "MACAddress") or new_mac()).upper()
+        for tag, value in (
+            ("AdapterType", "Client"), ("DynamicReconfigurationConnectorName", loc), ("LocationCode", loc),
+            ("LocalPartitionID", partition_id(parent)), ("RequiredAdapter", False), ("VariedOn", True),
+            ("UseNextAvailableSlotID", False), ("UseNextAvailableHighSlotID", False),
+            ("VirtualSlotNumber", slot), ("Enabled", True), ("MACAddress", mac),
+        ):  # fmt: skip
+            set_child(elem, tag, value, CNA_ORDER)
+        _link_in_parent(txn, parent, rec, add=True)
+
+    def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
+        self._check(txn, new.element, new.uuid)
+
+    def on_delete(self, txn: Transaction, rec: Record) -> None:
+        parent = txn.get(rec.parent_kind, rec.parent_uuid or "") if rec.parent_kind else None
+        if parent is not None:
+            _link_in_parent(txn, parent, rec, add=False)
+
+    def _check(self, txn: Transaction, elem: etree._Element, uuid: str) -> None:
+        pvid = xml.text(elem, "PortVLANID")
+        if pvid is None:
+            raise bad_request("A ClientNetworkAdapter needs a PortVLANID (1-4094).")
+        check_vlan(int_text(elem, "PortVLANID"), f"client adapter {uuid}")
+        for vlan in xml.vlan_list(xml.text(elem, "TaggedVLANIDs")):
+            check_vlan(vlan, f"client adapter {uuid} (tagged)")
+        resolve_vswitch(txn, elem, CNA_ORDER)
+        mac = xml.text(elem, "MACAddress")
+        if mac is not None:
+            _check_mac(txn, mac.upper(), uuid)
+
+
+def _check_mac(txn: Transaction, mac: str, uuid: str) -> None:
+    if not _MAC.match(mac):
+        raise bad_request(f"MAC address {mac!r} is not 12 hexadecimal digits (e.g. FA16E3A4B5C6).")
+    for other in txn.find_containing("ClientNetworkAdapter", f">{mac}<"):
+        if other.uuid.lower() != uuid.lower() and (xml.text(other.element, "MACAddress") or "").upper() == mac:
+            raise bad_request(f"MAC address {mac} is already used by client adapter {other.uuid}.")
+
+
+def _link_in_parent(txn: Transaction, parent: Record, rec: Record, add: bool) -> None:
+    holder = xml.find(parent.element, "ClientNetworkAdapters")
+    if holder is None:
+        return
+    path = f"/rest/api/uom/{parent.kind}/{parent.uuid}/ClientNetworkAdapter/{rec.uuid}"
+    for link in list(holder):
+        if (link.get("href") or "").split("?")[0].lower().endswith(rec.uuid.lower()):
+            holder.remove(link)
+    if add:
+        etree.SubElement(holder, xml.q("link"), attrib={"href": path, "rel": "related"})
+    txn.put(parent, detail="ClientNetworkAdapters")

@@ -1,0 +1,202 @@
+"""Read, create, update and delete REST objects: the generic part of every endpoint.
+
+Kind-specific rules come from ``kinds.behaviour(kind)`` and run inside the same store
+transaction, so a refused or failed change leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+
+from lxml import etree
+
+from powervm_openstack.simulator import atom, kinds, xml
+from powervm_openstack.simulator.errors import ApiError, bad_request, etag_mismatch, not_found
+from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.routes import Route
+from powervm_openstack.simulator.store import Store, Transaction, new_uuid
+
+LOG = logging.getLogger(__name__)
+
+#: Kinds whose UUIDs NovaLink writes in upper case.
+_UPPER_UUID_KINDS = ("LogicalPartition", "VirtualIOServer")
+
+
+@dataclasses.dataclass
+class Reply:
+    status: int
+    body: str = ""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    content_type: str = "application/atom+xml"
+
+
+class Resources:
+    """The object endpoints over one store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- GET -------------------------------------------------------------------------------
+    def read(self, route: Route, group: str | None, base: str, if_none_match: str | None) -> Reply:
+        groups = atom.wanted_groups(group)
+        with self.store.reading() as view:
+            if route.suffix == "quick":
+                return self._quick(view, route)
+            if route.is_collection or route.suffix == "search":
+                return self._feed(view, route, groups, base)
+            rec = self._get(view, route)
+        if if_none_match and if_none_match == rec.etag:
+            return Reply(304)
+        href = f"{route.collection_path()}/{rec.uuid}"
+        return Reply(200, atom.render_entry(rec, href, base, groups), {"ETag": rec.etag})
+
+    def _feed(self, view: Transaction, route: Route, groups: set[str] | None, base: str) -> Reply:
+        records = self._collection(view, route)
+        if route.suffix == "search":
+            prop, value = route.search()
+            records = [r for r in records if xml.text(r.element, prop) == value]
+        path = route.collection_path()
+        body = atom.render_feed([(r, f"{path}/{r.uuid}") for r in records], path, base, groups)
+        return Reply(200, body, {"ETag": atom.feed_etag(records)})
+
+    def _collection(self, view: Transaction, route: Route) -> list[Record]:
+        if route.parent_kind is None:
+            return view.find(route.kind)
+        parent = view.get(route.parent_kind, route.parent_uuid or "")
+        if parent is None:
+            raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
+        kind = kinds.lookup(route.kind)
+        if kind is not None and kind.root:
+            # ROOT kinds listed under their system: also those imported without a parent.
+            return [r for r in view.find(route.kind) if _same(r.parent_uuid, parent.uuid) or not r.parent_uuid]
+        return view.find(route.kind, parent.uuid)
+
+    def _get(self, view: Transaction, route: Route) -> Record:
+        rec = view.get(route.kind, route.uuid or "")
+        if rec is None:
+            raise not_found(f"The {route.kind} {route.uuid}")
+        return rec
+
+    def _quick(self, view: Transaction, route: Route) -> Reply:
+        rec = self._get(view, route)
+        if route.suffix_arg:
+            value = xml.text(rec.element, route.suffix_arg)
+            if value is None:
+                raise not_found(f"The property {route.suffix_arg} of {route.kind} {route.uuid}")
+            return Reply(200, json.dumps(_scalar(value)), content_type="application/json")
+        props = {xml.local(c): _scalar(c.text or "") for c in rec.element if len(c) == 0 and c.text}
+        return Reply(200, json.dumps(props), content_type="application/json")
+
+    # -- PUT (create) ----------------------------------------------------------------------
+    def create(self, route: Route, body: bytes, base: str) -> Reply:
+        if not route.is_collection:
+            raise ApiError(405, f"Create (PUT) goes to a collection, not to {route.kind} {route.uuid}.")
+        elem = _object_from_body(body, route.kind)
+        with self.store.transaction() as txn:
+            parent = self._parent_for_create(txn, route)
+            rec = Record(route.kind, _uuid_for(route.kind, elem), elem)
+            if parent is not None:
+                rec.parent_kind, rec.parent_uuid = parent.kind, parent.uuid
+            _set_atom_id(rec)
+            kinds.behaviour(route.kind).on_create(txn, rec, parent)
+            txn.put(rec)
+        LOG.info(
+            "Created %s %s%s",
+            rec.kind,
+            rec.uuid,
+            f" under {rec.parent_kind} {rec.parent_uuid}" if parent else "",
+        )
+        href = f"{route.collection_path()}/{rec.uuid}"
+        return Reply(200, atom.render_entry(rec, href, base, None), {"ETag": rec.etag})
+
+    def _parent_for_create(self, txn: Transaction, route: Route) -> Record | None:
+        if route.parent_kind:
+            parent = txn.get(route.parent_kind, route.parent_uuid or "")
+            if parent is None:
+                raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
+            return parent
+        kind = kinds.lookup(route.kind)
+        if kind is not None and not kind.root:
+            raise ApiError(405, f"A {route.kind} is created under its parent ({', '.join(kind.parents)}).")
+        if kind is not None and "ManagedSystem" in kind.parents:
+            systems = txn.find("ManagedSystem")
+            return systems[0] if systems else None
+        return None
+
+    # -- POST (update) ---------------------------------------------------------------------
+    def update(self, route: Route, body: bytes, if_match: str | None, base: str) -> Reply:
+        if route.is_collection:
+            raise ApiError(405, f"Update (POST) goes to one {route.kind}, not to the collection.")
+        elem = _object_from_body(body, route.kind)
+        with self.store.transaction() as txn:
+            old = self._get(txn, route)
+            if if_match and if_match != old.etag:
+                raise etag_mismatch(old.kind, old.uuid, if_match, old.etag)
+            new = dataclasses.replace(old, element=_keep_unsent_groups(old.element, elem))
+            _set_atom_id(new)
+            kinds.behaviour(route.kind).on_update(txn, old, new)
+            txn.put(new)
+        LOG.info("Updated %s %s (etag %s -> %s)", new.kind, new.uuid, old.etag, new.etag)
+        href = f"{route.collection_path()}/{new.uuid}"
+        return Reply(200, atom.render_entry(new, href, base, None), {"ETag": new.etag})
+
+    # -- DELETE ----------------------------------------------------------------------------
+    def delete(self, route: Route, if_match: str | None) -> Reply:
+        if route.is_collection:
+            raise ApiError(405, f"Delete goes to one {route.kind}, not to the collection.")
+        with self.store.transaction() as txn:
+            rec = self._get(txn, route)
+            if if_match and if_match != rec.etag:
+                raise etag_mismatch(rec.kind, rec.uuid, if_match, rec.etag)
+            kinds.behaviour(route.kind).on_delete(txn, rec)
+            txn.delete(rec)
+        LOG.info("Deleted %s %s", rec.kind, rec.uuid)
+        return Reply(204)
+
+
+def _object_from_body(body: bytes, kind: str) -> etree._Element:
+    if not body:
+        raise bad_request(f"The request has no body; expected a {kind} element.")
+    elem = xml.normalize(xml.parse(body))
+    if xml.local(elem) != kind:
+        raise bad_request(f"The request body is a {xml.local(elem)} element; this URI takes a {kind}.")
+    return elem
+
+
+def _uuid_for(kind: str, elem: etree._Element) -> str:
+    given = xml.text(elem, "Metadata/Atom/AtomID")
+    uuid = given or new_uuid()
+    return uuid.upper() if kind in _UPPER_UUID_KINDS else uuid
+
+
+def _set_atom_id(rec: Record) -> None:
+    atom_el = xml.find(rec.element, "Metadata/Atom")
+    if atom_el is None:
+        rec.element.insert(0, xml.metadata(rec.uuid))
+        return
+    if xml.find(atom_el, "AtomID") is None:
+        xml.leaf(atom_el, "AtomID", rec.uuid).attrib.clear()
+        xml.leaf(atom_el, "AtomCreated", xml.now_ms()).attrib.clear()
+
+
+def _keep_unsent_groups(old: etree._Element, new: etree._Element) -> etree._Element:
+    """Keep extended-group sections the client did not fetch (and so did not send back)."""
+    sent = {child.tag for child in new}
+    for index, child in enumerate(old):
+        if child.get("group") and child.tag not in sent:
+            new.insert(min(index, len(new)), copy.deepcopy(child))
+    return new
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    return (a or "").lower() == (b or "").lower()
+
+
+def _scalar(value: str) -> object:
+    try:
+        return int(value)
+    except ValueError:
+        return value
