@@ -65,14 +65,18 @@ class Resources:
     def _collection(self, view: Transaction, route: Route) -> list[Record]:
         if route.parent_kind is None:
             return view.find(route.kind)
-        parent = view.get(route.parent_kind, route.parent_uuid or "")
-        if parent is None:
+        parent_uuid = route.parent_uuid or ""
+        parent = view.get(route.parent_kind, parent_uuid)
+        if route.parent_kind == "ManagedSystem" and view.count("ManagedSystem") <= 1:
+            # A NovaLink manages one system: everything in the state belongs to it, also
+            # objects imported from captures of other systems.
+            found = view.find(route.kind)
+        else:
+            found = view.find(route.kind, parent_uuid)
+        # A partial capture may hold children whose parent it did not capture: serve them.
+        if not found and parent is None:
             raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
-        kind = kinds.lookup(route.kind)
-        if kind is not None and kind.root:
-            # ROOT kinds listed under their system: also those imported without a parent.
-            return [r for r in view.find(route.kind) if _same(r.parent_uuid, parent.uuid) or not r.parent_uuid]
-        return view.find(route.kind, parent.uuid)
+        return found
 
     def _get(self, view: Transaction, route: Route) -> Record:
         rec = view.get(route.kind, route.uuid or "")
@@ -189,10 +193,6 @@ def _keep_unsent_groups(old: etree._Element, new: etree._Element) -> etree._Elem
         if child.get("group") and child.tag not in sent:
             new.insert(min(index, len(new)), copy.deepcopy(child))
     return new
-
-
-def _same(a: str | None, b: str | None) -> bool:
-    return (a or "").lower() == (b or "").lower()
 
 
 def _scalar(value: str) -> object:

@@ -97,7 +97,11 @@ def new_mac() -> str:
 
 def next_device(part: Record, extra: set[str] = frozenset()) -> str:
     """The next free ``entN`` device name on a VIOS."""
-    names = set(extra) | {d.text for d in part.element.iter(xml.q("DeviceName")) if d.text}
+    return next_name(set(extra) | {d.text for d in part.element.iter(xml.q("DeviceName")) if d.text})
+
+
+def next_name(names: set[str]) -> str:
+    """``entN`` above every ``entM`` in ``names``."""
     numbers = [int(n[3:]) for n in names if n.startswith("ent") and n[3:].isdigit()]
     return f"ent{max(numbers, default=-1) + 1}"
 

@@ -13,6 +13,7 @@ What real NovaLink does, and so this module does, inside the update's transactio
 from __future__ import annotations
 
 import copy
+import re
 
 from lxml import etree
 
@@ -121,26 +122,31 @@ def _vios_href(sea: etree._Element) -> str:
     return (elem.get("href") if elem is not None else None) or ""
 
 
-def _vios_of(txn: Transaction, sea: etree._Element) -> Record:
+def _vios_of(txn: Transaction, sea: etree._Element) -> Record | None:
+    """The SEA's VIOS; None when the state does not hold it (a partial capture)."""
     href = _vios_href(sea)
-    vios = txn.get("VirtualIOServer", adapters.href_uuid(href)) if href else None
-    if vios is None:
-        raise bad_request(f"SEA {xml.text(sea, 'DeviceName')} names VIOS {href or '(none)'}, which does not exist.")
-    return vios
+    if not href:
+        raise bad_request(f"SEA {xml.text(sea, 'DeviceName')} names no VIOS (AssignedVirtualIOServer).")
+    return txn.get("VirtualIOServer", adapters.href_uuid(href))
 
 
-def _complete_trunk(txn: Transaction, trunk: etree._Element, vios: Record, sea: etree._Element) -> None:
+def _complete_trunk(txn: Transaction, trunk: etree._Element, vios: Record | None, sea: etree._Element) -> None:
     """Assign what the server assigns to a new trunk adapter: slot, location, device, MAC, switch."""
     adapters.resolve_vswitch(txn, trunk, TRUNK_ORDER)
     if xml.text(trunk, "VirtualSlotNumber"):
         return
-    slot = adapters.next_slot(txn, vios, extra=_slots_in(sea))
-    loc = adapters.location_code(txn, vios, slot)
+    if vios is not None:
+        slot = adapters.next_slot(txn, vios, extra=_slots_in(sea))
+        loc = adapters.location_code(txn, vios, slot)
+        device = adapters.next_device(vios, extra=_devices_in(sea))
+    else:  # the VIOS is not in the state (partial capture): derive from the SEA's own trunks
+        slot = max(_slots_in(sea) | {1}) + 1
+        loc = re.sub(r"-C\d+$", f"-C{slot}", xml.text(sea_trunks(sea)[0], "LocationCode", "") or f"-C{slot}")
+        device = adapters.next_name(_devices_in(sea))
     for tag, value in (
         ("DynamicReconfigurationConnectorName", loc), ("LocationCode", loc), ("RequiredAdapter", False),
         ("VariedOn", True), ("UseNextAvailableSlotID", False), ("UseNextAvailableHighSlotID", False),
-        ("VirtualSlotNumber", slot), ("MACAddress", adapters.new_mac()),
-        ("DeviceName", adapters.next_device(vios, extra=_devices_in(sea))),
+        ("VirtualSlotNumber", slot), ("MACAddress", adapters.new_mac()), ("DeviceName", device),
     ):  # fmt: skip
         set_child(trunk, tag, value, TRUNK_ORDER)
     tagged = xml.text(trunk, "TaggedVLANIDs", "") or ""
@@ -155,9 +161,10 @@ def _devices_in(sea: etree._Element) -> set[str]:
     return {d.text for d in sea.iter(xml.q("DeviceName")) if d.text}
 
 
-def _check_sea(txn: Transaction, sea: etree._Element, vios: Record) -> None:
+def _check_sea(txn: Transaction, sea: etree._Element, vios: Record | None) -> None:
     """Refuse what firmware refuses for one SEA's trunks."""
-    name = f"SEA {xml.text(sea, 'DeviceName')} on VIOS {xml.text(vios.element, 'PartitionName')}"
+    vios_name = xml.text(vios.element, "PartitionName") if vios is not None else _vios_href(sea)
+    name = f"SEA {xml.text(sea, 'DeviceName')} on VIOS {vios_name}"
     trunks = sea_trunks(sea)
     if len(trunks) > MAX_TRUNKS_PER_SEA:
         raise bad_request(f"{name} would have {len(trunks)} trunk adapters; at most {MAX_TRUNKS_PER_SEA} are allowed.")
@@ -181,7 +188,9 @@ def _check_sea(txn: Transaction, sea: etree._Element, vios: Record) -> None:
     _check_orphans(vios, sea, set(seen) - {adapters.int_text(trunks[0], "PortVLANID")} if trunks else set(), name)
 
 
-def _check_orphans(vios: Record, sea: etree._Element, vlans: set[int], name: str) -> None:
+def _check_orphans(vios: Record | None, sea: etree._Element, vlans: set[int], name: str) -> None:
+    if vios is None:
+        return
     own = {xml.text(t, "LocationCode") for s in xml.findall(vios.element, _SEA) for t in sea_trunks(s)}
     own |= {xml.text(t, "LocationCode") for t in sea_trunks(sea)}
     for trunk in xml.findall(vios.element, "TrunkAdapters/TrunkAdapter"):
