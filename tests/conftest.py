@@ -1,0 +1,17 @@
+"""Suite-wide fixtures; the code lives in ``tests/fixtures`` and ``powervm_openstack.deploy.services``.
+
+* ``service_run``, ``run_id``: the session's private names and work dir (``.work/<run_id>``).
+* ``mariadb``: SQLAlchemy URL of a private, empty MariaDB database.
+* ``rabbitmq``: ``transport_url`` of a private RabbitMQ vhost.
+* ``neutron_server``: factory for a running real neutron 29 server (see ``tests/fixtures/neutron.py``).
+"""
+
+from tests.fixtures.neutron import neutron_server  # noqa: F401
+from tests.fixtures.services import (  # noqa: F401
+    mariadb,
+    mariadb_server,
+    rabbitmq,
+    rabbitmq_server,
+    run_id,
+    service_run,
+)
