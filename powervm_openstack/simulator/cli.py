@@ -100,7 +100,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.faults:
         server.app.faults.set_rules(_read_rules(args.faults))
-    signal.signal(signal.SIGTERM, lambda *_: server._httpd.shutdown())
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -108,6 +108,11 @@ def _serve(args: argparse.Namespace) -> int:
     server.store.close()
     LOG.info("Simulator stopped")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    # serve_forever() runs on this thread: leave it by exception, shutdown() here would deadlock.
+    raise KeyboardInterrupt
 
 
 def _faults(args: argparse.Namespace) -> int:
