@@ -42,24 +42,26 @@ class Resources:
     # -- GET -------------------------------------------------------------------------------
     def read(self, route: Route, group: str | None, base: str, if_none_match: str | None) -> Reply:
         groups = atom.wanted_groups(group)
+        # SELF links echo the groups asked for: pypowervm's refresh() re-reads by that link.
+        query = "" if group is None else f"?group={group}"
         with self.store.reading() as view:
             if route.suffix == "quick":
                 return self._quick(view, route)
             if route.is_collection or route.suffix == "search":
-                return self._feed(view, route, groups, base)
+                return self._feed(view, route, groups, base, query)
             rec = self._get(view, route)
         if if_none_match and if_none_match == rec.etag:
             return Reply(304)
-        href = f"{route.collection_path()}/{rec.uuid}"
+        href = f"{route.collection_path()}/{rec.uuid}{query}"
         return Reply(200, atom.render_entry(rec, href, base, groups), {"ETag": rec.etag})
 
-    def _feed(self, view: Transaction, route: Route, groups: set[str] | None, base: str) -> Reply:
+    def _feed(self, view: Transaction, route: Route, groups: set[str] | None, base: str, query: str) -> Reply:
         records = self._collection(view, route)
         if route.suffix == "search":
             prop, value = route.search()
             records = [r for r in records if xml.text(r.element, prop) == value]
         path = route.collection_path()
-        body = atom.render_feed([(r, f"{path}/{r.uuid}") for r in records], path, base, groups)
+        body = atom.render_feed([(r, f"{path}/{r.uuid}{query}") for r in records], path + query, base, groups)
         return Reply(200, body, {"ETag": atom.feed_etag(records)})
 
     def _collection(self, view: Transaction, route: Route) -> list[Record]:

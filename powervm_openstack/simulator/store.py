@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS changes (
     body TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY COLLATE NOCASE, data BLOB NOT NULL);
 """
 
 _etag_counter = itertools.count(int(time.time()) % 1_000_000 * 1000)
@@ -123,10 +124,11 @@ class Transaction:
         return default if row is None else row[0]
 
     # -- writes ----------------------------------------------------------------------------
-    def put(self, rec: Record, detail: str = "Other", event: bool = True) -> Record:
-        """Create or replace ``rec``; give it a fresh ETag; log ADD_URI or MODIFY_URI."""
+    def put(self, rec: Record, detail: str = "Other", event: bool = True, keep_etag: bool = False) -> Record:
+        """Create or replace ``rec``; give it a fresh ETag (unless seeding keeps its own); log the change."""
         existing = self._conn.execute("SELECT seq FROM objects WHERE uuid = ?", (rec.uuid,)).fetchone()
-        rec.etag = new_etag()
+        if not (keep_etag and rec.etag):
+            rec.etag = new_etag()
         body = xml.strip_base(xml.tostring(rec.element))
         rec.title = rec.title or rec.kind
         if existing is None:
@@ -160,6 +162,19 @@ class Transaction:
 
     def set_meta(self, key: str, value: str) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES (?,?)", (key, value))
+
+    # -- blobs: the bytes behind storage devices (virtual disks, LUs, optical media) ---------
+    def blob(self, key: str) -> bytes | None:
+        """The bytes stored under ``key`` (a device UDID), or None."""
+        row = self._conn.execute("SELECT data FROM blobs WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_blob(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``, replacing what was there (no event: bytes are not REST objects)."""
+        self._conn.execute("INSERT OR REPLACE INTO blobs VALUES (?,?)", (key, data))
+
+    def delete_blob(self, key: str) -> None:
+        self._conn.execute("DELETE FROM blobs WHERE key = ?", (key,))
 
     def _next_seq(self) -> int:
         row = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM objects").fetchone()
@@ -240,7 +255,7 @@ class Store:
         count = 0
         with self.transaction() as txn:
             for rec in records:
-                txn.put(rec, event=False)
+                txn.put(rec, event=False, keep_etag=True)
                 count += 1
         return count
 
