@@ -298,7 +298,7 @@ def _check_identifier(name: str) -> None:
         raise ValueError(f"unsafe service object name {name!r}: use letters, digits and '_' (max 64)")
 
 
-def _render_ini(sections: Mapping[str, Mapping[str, IniValue]]) -> str:
+def render_ini(sections: Mapping[str, Mapping[str, IniValue]]) -> str:
     out: list[str] = []
     for section, options in sections.items():
         out.append(f"[{section}]")
@@ -321,7 +321,7 @@ def _merge(base: dict[str, dict[str, IniValue]], extra: IniSections | None) -> d
     return merged
 
 
-class _Child:
+class ChildProcess:
     """A child process in its own session, with its output in a log file."""
 
     def __init__(self, name: str, argv: list[str], log: Path, env: Mapping[str, str], cwd: Path) -> None:
@@ -374,7 +374,7 @@ class _Child:
             pass
 
 
-def stop_children(children: Sequence[_Child], timeout: float = 25.0) -> None:
+def stop_children(children: Sequence[ChildProcess], timeout: float = 25.0) -> None:
     """SIGTERM all children at once, wait up to ``timeout`` s for them (and their workers), then SIGKILL."""
     for child in children:
         child.terminate()
@@ -492,8 +492,8 @@ class NeutronServer:
             "api-access": self.log_dir / "neutron-api-access.log",
             "rpc": self.log_dir / "neutron-rpc-server.log",
         }
-        self._api: _Child | None = None
-        self._rpc: _Child | None = None
+        self._api: ChildProcess | None = None
+        self._rpc: ChildProcess | None = None
         self._client: NeutronClient | None = None
 
     # -- public attributes -------------------------------------------------------------------
@@ -577,8 +577,8 @@ class NeutronServer:
             "ml2_type_vlan": {"network_vlan_ranges": "default:1:4094"},
             "ml2_type_flat": {"flat_networks": "*"},
         }
-        self.neutron_conf.write_text(_render_ini(_merge(neutron_conf, self.extra_conf)))
-        self.ml2_conf.write_text(_render_ini(_merge(ml2_conf, self.extra_ml2)))
+        self.neutron_conf.write_text(render_ini(_merge(neutron_conf, self.extra_conf)))
+        self.ml2_conf.write_text(render_ini(_merge(ml2_conf, self.extra_ml2)))
         return self.config_files
 
     def _env(self) -> dict[str, str]:
@@ -625,7 +625,7 @@ class NeutronServer:
 
     def _start_processes(self) -> None:
         env = self._env()
-        self._rpc = _Child(
+        self._rpc = ChildProcess(
             "neutron-rpc-server",
             [_script("neutron-rpc-server"), *self._config_args()],
             self.log_files["rpc"],
@@ -635,7 +635,7 @@ class NeutronServer:
         # A free port can be taken between probing and binding; gunicorn then exits at once.
         for _attempt in range(3):
             self.port = free_port(self.bind_host)
-            self._api = _Child(
+            self._api = ChildProcess(
                 "neutron-api",
                 [
                     _script("gunicorn"),
@@ -700,7 +700,7 @@ class NeutronServer:
             return False
         return consumers.get("q-plugin", 0) > 0 and consumers.get("q-reports-plugin", 0) > 0
 
-    def _take_children(self) -> list[_Child]:
+    def _take_children(self) -> list[ChildProcess]:
         children = [c for c in (self._api, self._rpc) if c is not None]
         self._api = self._rpc = None
         return children

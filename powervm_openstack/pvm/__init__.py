@@ -1,0 +1,1 @@
+"""PowerVM access on top of pypowervm: connection, host discovery, VIF events. No OpenStack here."""
