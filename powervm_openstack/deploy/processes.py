@@ -24,7 +24,7 @@ class SimulatorProcess:
     """``powervm-sim serve`` on a free port, its state in ``work_dir/<name>.sqlite``."""
 
     def __init__(self, work_dir: Path, *args: str, name: str = "sim", state: Path | None = None) -> None:
-        self.work_dir = Path(work_dir)
+        self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,7 +75,7 @@ class AgentProcess:
         name: str = "agent",
     ) -> None:
         self.module = module
-        self.work_dir = Path(work_dir)
+        self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.host = host
         self.config_path = self.work_dir / f"{name}.ini"
