@@ -23,10 +23,12 @@ SIM_PASSWORD = "admin"
 class SimulatorProcess:
     """``powervm-sim serve`` on a free port, its state in ``work_dir/<name>.sqlite``."""
 
-    def __init__(self, work_dir: Path, *args: str, name: str = "sim", state: Path | None = None) -> None:
+    def __init__(
+        self, work_dir: Path, *args: str, name: str = "sim", state: Path | None = None, port: int | None = None
+    ) -> None:
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = state or self.work_dir / f"{name}.sqlite"
         self.log_path = self.work_dir / f"{name}.log"
