@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from lxml import etree
-from pypowervm import adapter as pvm_adpt
 from pypowervm import exceptions as pvm_exc
-from pypowervm import traits as pvm_traits
 from pypowervm.tasks import network_bridger
 from pypowervm.wrappers import base_partition as bp
 from pypowervm.wrappers import iocard
@@ -20,52 +18,12 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.simulator import atom, topology, xml
+from powervm_openstack.simulator import topology, xml
 from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Store, object_path
+from powervm_openstack.simulator.store import Store
+from tests.fixtures.wrappers import BASE, FakeAdapter
 
-BASE = "http://localhost:12080"
 TOPOLOGIES = Path(topology.__file__).parent / "topologies"
-
-
-class _Session:
-    mc_type = "PVM"
-    use_file_auth = True
-    timeout = 60
-
-
-class FakeAdapter:
-    """Serves topology records the way the simulator would, without HTTP; records POSTs."""
-
-    def __init__(self, records: list[Record]) -> None:
-        self.records = records
-        self.session = _Session()
-        self.traits = pvm_traits.APITraits(self.session)
-        self.posts: list[tuple[str, str]] = []
-
-    def feed(self, kind: str, parent_uuid: str | None = None, groups: set[str] | None = None) -> pvm_adpt.Response:
-        recs = [r for r in self.records if r.kind == kind and parent_uuid in (None, r.parent_uuid)]
-        pairs = [(r, object_path(r.kind, r.uuid, r.parent_kind, r.parent_uuid)) for r in recs]
-        return self._response(atom.render_feed(pairs, f"/rest/api/uom/{kind}", BASE, groups))
-
-    def read(self, root_type, root_id=None, child_type=None, xag=None, **_kwargs) -> pvm_adpt.Response:
-        kind = getattr(child_type or root_type, "schema_type", child_type or root_type)
-        groups = set() if xag is None else (set(xag) or None)
-        return self.feed(kind, root_id if child_type else None, groups)
-
-    def update_by_path(self, data, etag, path, **_kwargs) -> pvm_adpt.Response:
-        body = data if isinstance(data, str) else data.toxmlstring().decode()
-        self.posts.append((path, body))
-        elem = xml.normalize(xml.parse(xml.strip_base(body)))
-        uuid = xml.text(elem, "Metadata/Atom/AtomID")
-        rec = Record(xml.local(elem), uuid, elem, etag="1")
-        return self._response(atom.render_entry(rec, path, BASE, None))
-
-    def _response(self, text: str) -> pvm_adpt.Response:
-        resp = pvm_adpt.Response("GET", "/rest/api/uom", 200, "OK", {"etag": "1"}, body=text.encode())
-        resp.adapter = self
-        resp._unmarshal_atom()
-        return resp
 
 
 @functools.cache
