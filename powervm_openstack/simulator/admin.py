@@ -1,4 +1,4 @@
-"""The ``/sim`` admin API: fault rules, the change log, and a health check.
+"""The ``/sim`` admin API: fault rules, the change log, request counts, and a health check.
 
 It is for tests and operators on the same machine; it needs no session. Answers are JSON.
 """
@@ -29,6 +29,10 @@ def _route(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -
         return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
     if path == "/sim/faults":
         return _faults(app, method, environ)
+    if path == "/sim/stats" and method in ("GET", "DELETE"):
+        if method == "DELETE":
+            app.stats.reset()
+        return _json(200, app.stats.snapshot())
     if path == "/sim/changes" and method == "GET":
         query = parse_qs(environ.get("QUERY_STRING", ""))
         since = int(query.get("since", ["0"])[0])

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from powervm_openstack.simulator import admin, atom, events, routes
+from powervm_openstack.simulator import admin, atom, events, files, routes, stats
 from powervm_openstack.simulator.errors import ApiError, DropConnection, reason
 from powervm_openstack.simulator.faults import FaultInjector
 from powervm_openstack.simulator.jobs import Jobs
@@ -49,6 +49,7 @@ class SimulatorApp:
         self.jobs = Jobs(store, job_seconds=job_seconds)
         self.faults = FaultInjector(sessions.expire_all, self.events.lose_events, seed=seed)
         self.max_body = max_body
+        self.stats = stats.RequestStats()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"].upper()
@@ -57,6 +58,7 @@ class SimulatorApp:
         if path.startswith("/sim/"):
             reply = admin.handle(self, method, path, environ)
         else:
+            self.stats.count(method, path)
             reply = self._serve(environ, method, path, base)
         headers = [
             ("Content-Type", reply.content_type),
@@ -72,6 +74,8 @@ class SimulatorApp:
     def _serve(self, environ: dict[str, Any], method: str, path: str, base: str) -> Reply:
         try:
             self.faults.apply(method, path)
+            if files.is_contents(path):  # device bytes: streamed, larger than any XML body
+                return files.serve_contents(self, environ, method, path)
             body = _read_body(environ, self.max_body)
             return self._dispatch(environ, method, path, base, body)
         except ApiError as exc:

@@ -36,6 +36,7 @@ from powervm_openstack.simulator.build import (
     network,
     partition,
     partition_uuid,
+    storage,
     system,
     vios,
 )
@@ -96,6 +97,8 @@ def records(topo: Topology) -> list[Record]:
     recs += [network.build_vswitch(vs, topo) for vs in topo.vswitches]
     recs += [network.build_vnet(vn, topo.system.uuid) for vn in index.values()]
     recs += [network.build_bridge(nb, topo, index) for nb in topo.bridges]
+    recs += [storage.build_volume_group(vg) for vg in topo.volume_groups]
+    recs += [rec for pool in topo.pools for rec in storage.build_pool(pool, topo)]
     for rec in recs:  # NovaLink reports 0 for objects it found at start-up; keeps the state reproducible
         xml.set_text(rec.element, "Metadata/Atom/AtomCreated", 0)
     return recs
@@ -348,7 +351,8 @@ def _next_device(used: dict[str, str], where: str) -> str:
 
 # --- sections ------------------------------------------------------------------------------------
 
-_TOP_KEYS = ("system", "management_partition", "vioses", "vswitches", "network_bridges", "lpars", "sriov_adapters")
+_TOP_KEYS = ("system", "management_partition", "vioses", "vswitches", "network_bridges", "lpars", "sriov_adapters",
+             "storage")  # fmt: skip
 _SYSTEM_KEYS = ("name", "machine_type", "model", "serial", "memory_mb", "firmware_memory_mb", "proc_units",
                 "compat_modes", "max_partitions", "primary_ip", "enclosure")  # fmt: skip
 _PART_KEYS = ("name", "id", "state", "rmc_state", "rmc_ip", "os_version", "memory_mb", "proc_units", "vcpus",
@@ -396,7 +400,8 @@ def parse(data: object) -> Topology:
     _check_unique([(a.adapter_id, f"sriov_adapters[{i}].id") for i, a in enumerate(sriov)], "SR-IOV adapter id")
     ports = [(p.location, f"sriov_adapters[{i}].ports[{p.port_id}]") for i, a in enumerate(sriov) for p in a.ports]
     _check_unique(ports, "physical port location")
-    return Topology(sysm, list(switches.values()), parts, bridges, sriov)
+    vgs, pools = _storage(Fields(top.raw("storage", {}), "storage", ("volume_groups", "shared_storage_pools")), vioses)
+    return Topology(sysm, list(switches.values()), parts, bridges, sriov, vgs, pools)
 
 
 def _system(f: Fields) -> System:
@@ -562,3 +567,61 @@ def _port(f: Fields, index: int, adapter_loc: str) -> SriovPort:
         configured_logical_ports=f.whole("configured_logical_ports", 0, lo=0, hi=maximum),
         port_type=f.text("type", "ethernet", choices=("ethernet", "converged")),
     )
+
+
+# --- storage: volume groups and Shared Storage Pools -------------------------------------------
+
+_VG_KEYS = ("vios", "name", "capacity_gb", "physical_volume", "media_repository")
+_SSP_KEYS = ("name", "cluster", "tier", "capacity_gb", "vioses")
+
+
+def _storage(f: Fields, vioses: dict[str, Partition]) -> tuple[list, list]:
+    """Volume groups (per VIOS) and Shared Storage Pools (over member VIOSes)."""
+    per_vios: dict[str, int] = {}
+    vgs = [_volume_group(v, vioses, per_vios) for v in f.items("volume_groups", _VG_KEYS)]
+    where = [f"storage.volume_groups[{i}]" for i in range(len(vgs))]
+    _check_unique([((vg.vios.name, vg.name), w + ".name") for vg, w in zip(vgs, where, strict=True)], "volume group")
+    _check_unique([((vg.vios.name, vg.pv_name), w + ".physical_volume") for vg, w in zip(vgs, where, strict=True)],
+                  "physical volume")  # fmt: skip
+    repos = [(vg.vios.name, w + ".media_repository") for vg, w in zip(vgs, where, strict=True) if vg.repository]
+    _check_unique(repos, "media repository on VIOS")
+    pools = [_pool(p, vioses) for p in f.items("shared_storage_pools", _SSP_KEYS)]
+    _check_unique([(p.name, f"storage.shared_storage_pools[{i}].name") for i, p in enumerate(pools)], "pool name")
+    return vgs, pools
+
+
+def _volume_group(f: Fields, vioses: dict[str, Partition], per_vios: dict[str, int]) -> storage.VolumeGroup:
+    """One volume group; its physical volume defaults to hdisk0, hdisk1, ... per VIOS."""
+    host = _known_vios(f, "vios", vioses)
+    per_vios[host.name] = per_vios.get(host.name, -1) + 1
+    name = f.text("name", pattern=r"[A-Za-z][A-Za-z0-9_]{0,14}", hint="1-15 letters, digits or _, e.g. datavg")
+    capacity = f.whole("capacity_gb", lo=1, hi=65536)
+    repo = None
+    if f.raw("media_repository", None) is not None:
+        r = Fields(f.raw("media_repository"), f.at("media_repository"), ("name", "size_gb"))
+        repo = (r.text("name", "VMLibrary", max_len=15), r.whole("size_gb", 10, lo=1, hi=capacity))
+    pv = f.text("physical_volume", f"hdisk{per_vios[host.name]}", pattern=r"hdisk\d+", hint="hdisk<N>")
+    return storage.VolumeGroup(derive_uuid(host.uuid, "VolumeGroup", name), host, name, capacity, pv, repo)
+
+
+def _pool(f: Fields, vioses: dict[str, Partition]) -> storage.SharedStoragePool:
+    names = f.strings("vioses", [])
+    if not names:
+        raise TopologyError(f"{f.at('vioses')}: a Shared Storage Pool needs at least one VIOS node")
+    members = [_known_vios(Fields({"vios": n}, f"{f.at('vioses')}[{i}]", ("vios",)), "vios", vioses)
+               for i, n in enumerate(names)]  # fmt: skip
+    _check_unique([(m.name, f"{f.at('vioses')}[{i}]") for i, m in enumerate(members)], "VIOS")
+    return storage.SharedStoragePool(
+        name=f.text("name", pattern=r"[A-Za-z][\w-]{0,62}", hint="1-63 letters, digits, _ or -"),
+        cluster=f.text("cluster", pattern=r"[A-Za-z][\w-]{0,62}", hint="1-63 letters, digits, _ or -"),
+        tier=f.text("tier", "SYSTEM", max_len=63),
+        capacity_gb=f.whole("capacity_gb", lo=1, hi=1_048_576),
+        vioses=members,
+    )
+
+
+def _known_vios(f: Fields, key: str, vioses: dict[str, Partition]) -> Partition:
+    name = f.text(key)
+    if name not in vioses:
+        raise TopologyError(f"{f.at(key)}: unknown VIOS {name!r} (known VIOSes: {', '.join(vioses) or 'none'})")
+    return vioses[name]

@@ -205,6 +205,9 @@ class Topology:
     partitions: list[Partition]
     bridges: list[Bridge]
     sriov_adapters: list[SriovAdapter]
+    #: ``build.storage.VolumeGroup`` / ``build.storage.SharedStoragePool`` objects.
+    volume_groups: list = dataclasses.field(default_factory=list)
+    pools: list = dataclasses.field(default_factory=list)
 
     @property
     def vioses(self) -> list[Partition]:

@@ -10,8 +10,15 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from powervm_openstack.simulator.model import network, partition
+    from powervm_openstack.simulator import files
+    from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vscsi
 
     network.install()
     partition.install()
+    lpar_rules.install()  # after partition: wraps its power jobs with the system's resource accounting
+    storage.install()
+    vscsi.install()
+    ssp.install()
+    files.install()
+    sriov.install()
     _installed = True
