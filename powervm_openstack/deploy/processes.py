@@ -24,11 +24,18 @@ class SimulatorProcess:
     """``powervm-sim serve`` on a free port, its state in ``work_dir/<name>.sqlite``."""
 
     def __init__(
-        self, work_dir: Path, *args: str, name: str = "sim", state: Path | None = None, port: int | None = None
+        self,
+        work_dir: Path,
+        *args: str,
+        name: str = "sim",
+        state: Path | None = None,
+        port: int | None = None,
+        password: str = SIM_PASSWORD,
     ) -> None:
         self.work_dir = Path(work_dir).resolve()
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
+        self.password = password
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = state or self.work_dir / f"{name}.sqlite"
         self.log_path = self.work_dir / f"{name}.log"
@@ -37,7 +44,7 @@ class SimulatorProcess:
 
     def start(self, timeout: float = 30) -> SimulatorProcess:
         argv = [sys.executable, "-m", "powervm_openstack.simulator.cli", "serve", *self.args]
-        env = {"PATH": "/usr/bin:/bin", "POWERVM_SIM_PASSWORD": SIM_PASSWORD}
+        env = {"PATH": "/usr/bin:/bin", "POWERVM_SIM_PASSWORD": self.password}
         self.child = ChildProcess("powervm-sim", argv, self.log_path, env, self.work_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -52,7 +59,7 @@ class SimulatorProcess:
     def rest_options(self) -> dict[str, str]:
         """The ``[powervm_rest]`` options that point an agent or the compute driver here."""
         return {"host": "127.0.0.1", "port": str(self.port), "protocol": "http",
-                "user": SIM_USER, "password": SIM_PASSWORD}  # fmt: skip
+                "user": SIM_USER, "password": self.password}  # fmt: skip
 
     def kill(self) -> None:
         if self.child:

@@ -286,6 +286,17 @@ class RabbitMQ:
         """Return the names of all vhosts."""
         return [row["name"] for row in json.loads(self._ctl("list_vhosts", "--formatter", "json", "name"))]
 
+    def close_connections(self, vhost: str) -> int:
+        """Close every client connection to ``vhost`` (what clients see when the broker restarts)."""
+        out = self._ctl("list_connections", "--no-table-headers", "pid", "vhost")
+        count = 0
+        for line in out.splitlines():
+            fields = line.split()
+            if len(fields) == 2 and fields[1] == vhost:
+                self._ctl("close_connection", fields[0], "resilience test: simulated broker restart")
+                count += 1
+        return count
+
     def queue_consumers(self, vhost: str) -> dict[str, int]:
         """Return ``{queue name: consumer count}`` for every queue in ``vhost``."""
         out = self._ctl("list_queues", "-p", vhost, "--formatter", "json", "name", "consumers")
@@ -689,6 +700,27 @@ class NeutronServer:
         waiting = [name for name, ok in (("neutron-api", api_ok), ("neutron-rpc-server", rpc_ok)) if not ok]
         tails = "\n".join(_log_tail(self.log_files[k]) for k in ("api", "rpc"))
         raise ServiceStartError(f"{', '.join(waiting)} not ready after {timeout:.0f} s\n{tails}")
+
+    def restart_rpc_server(self, kill: bool = False, timeout: float = 120.0) -> None:
+        """Stop ``neutron-rpc-server`` (SIGTERM, or SIGKILL with ``kill``) and start it again.
+
+        Returns once the new one consumes its queues; the API keeps running throughout.
+        """
+        old, self._rpc = self._rpc, None
+        if old is not None:
+            if kill:
+                old.kill_group()
+            else:
+                stop_children([old], timeout=25)
+        self._rpc = ChildProcess(
+            "neutron-rpc-server", [_script("neutron-rpc-server"), *self._config_args()],
+            self.log_files["rpc"], self._env(), self.work_dir,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while not self._rpc_consuming():
+            if time.monotonic() > deadline or not self._rpc.alive():
+                raise ServiceStartError(f"neutron-rpc-server did not come back\n{_log_tail(self.log_files['rpc'])}")
+            time.sleep(0.5)
 
     def _rpc_consuming(self) -> bool:
         if self.rabbitmq is None or self.vhost is None:

@@ -13,7 +13,11 @@ from oslo_config import cfg
 
 # Modules that declare networking options, in the order the sample file should show them.
 # The mechanism drivers declare none. The agent adds its options here.
-OPTION_MODULES: tuple[str, ...] = ("powervm_openstack.network.agent.config", "powervm_openstack.pvm.connection")
+OPTION_MODULES: tuple[str, ...] = (
+    "powervm_openstack.network.agent.config",
+    "powervm_openstack.network.agent.sriov_config",
+    "powervm_openstack.pvm.connection",
+)
 
 
 def _gather(modules: Iterable[str]) -> list[tuple[str, list[cfg.Opt]]]:

@@ -60,6 +60,11 @@ class BridgeUpdater:
         vioses = pvm_vios.VIOS.get(self.adapter, xag=[pvm_const.XAG.VIO_NET])
         self._orphans = {b.uuid.lower(): bridges.orphan_vlans(b, vioses) for b in bridge_list}
 
+    def refresh_vswitches(self) -> None:
+        """Re-read the host's virtual switches (one GET), so that opening a trunk in a batch needs no read."""
+        switches = pvm_net.VSwitch.get(self.adapter, parent_type=pvm_ms.System, parent_uuid=self.host_uuid)
+        self._vswitches = {int(vswitch.switch_id): vswitch for vswitch in switches}
+
     def converge(
         self,
         bridge_uuid: str,

@@ -132,6 +132,7 @@ class SeaAgent(PowerVMAgent):
         LOG.info("Heal of host %s started (%s)", self.host_uuid, reason)
         self._scan()
         self.updater.refresh_orphans(self.updater.read_all())
+        self.updater.refresh_vswitches()
         served = [a for a in self.adapters.values() if a.vswitch_id in self.bridge_switch.values()]
         self.ports = {}
         for detail in self._details([a.mac for a in served]):
