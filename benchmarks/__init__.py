@@ -1,0 +1,1 @@
+"""Benchmarks, one command per area (``python -m benchmarks <command>``); see ``README.md``."""
