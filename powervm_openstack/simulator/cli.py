@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--job-seconds", type=float, default=0.0, help="seconds a job runs before it completes")
     serve.add_argument("--session-timeout", type=float, help="idle seconds before a session expires")
     serve.add_argument("--token-dir", help="folder for local (file-based) logon tokens")
+    serve.add_argument("--tls-cert", help="PEM certificate (chain): serve https instead of http")
+    serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.set_defaults(func=_serve)
 
     faults = sub.add_parser("faults", help="show, set or clear fault rules of a running simulator")
@@ -97,6 +99,7 @@ def _serve(args: argparse.Namespace) -> int:
         job_seconds=args.job_seconds,
         session_idle_timeout=args.session_timeout,
         token_dir=args.token_dir,
+        tls=_tls(args),
     )
     if args.faults:
         server.app.faults.set_rules(_read_rules(args.faults))
@@ -108,6 +111,12 @@ def _serve(args: argparse.Namespace) -> int:
     server.store.close()
     LOG.info("Simulator stopped")
     return 0
+
+
+def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together: give both to serve https, or neither.")
+    return (args.tls_cert, args.tls_key) if args.tls_cert else None
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -11,6 +11,9 @@ A rule matches requests by method and a path regular expression, fires with a pr
 ``drop``           close the connection without any response
 ``session_expiry`` end every session first, so the request answers 401
 ``event_loss``     drop all queued events (``signalled``: clients then get MISSING_EVENTS)
+``malformed``      serve normally, then spoil the answer (``mode``): ``truncate`` (half the
+                   body), ``wrong_type`` (VLAN and switch ids that are not numbers), ``huge``
+                   (a 16 MiB text node, beyond what an XML parser accepts by default)
 =================  ============================================================================
 """
 
@@ -30,7 +33,9 @@ from powervm_openstack.simulator.errors import VIOS_BUSY_MESSAGE, ApiError, Drop
 
 LOG = logging.getLogger(__name__)
 
-KINDS = ("latency", "etag_mismatch", "server_error", "vios_busy", "drop", "session_expiry", "event_loss")
+KINDS = ("latency", "etag_mismatch", "server_error", "vios_busy", "drop", "session_expiry", "event_loss", "malformed")
+MALFORMED_MODES = ("truncate", "wrong_type", "huge")
+_NUMERIC_FIELDS = re.compile(r"(<(?:PortVLANID|TaggedVLANIDs|VirtualSwitchID|SwitchID)\b[^>]*>)[^<]*")
 METHODS = ("*", "GET", "PUT", "POST", "DELETE")
 
 
@@ -46,6 +51,7 @@ class FaultRule:
     status: int = 500
     message: str = "Injected server error."
     signalled: bool = True
+    mode: str = "truncate"
     fired: int = 0
 
     def __post_init__(self) -> None:
@@ -56,6 +62,8 @@ class FaultRule:
             raise ValueError(f"Unknown method {self.method!r} in fault rule; allowed: {', '.join(METHODS)}.")
         if not 0.0 <= self.rate <= 1.0:
             raise ValueError(f"Fault rate {self.rate} is outside 0.0-1.0.")
+        if self.kind == "malformed" and self.mode not in MALFORMED_MODES:
+            raise ValueError(f"Unknown malformed mode {self.mode!r}; allowed: {', '.join(MALFORMED_MODES)}.")
         if self.kind == "server_error" and not 500 <= self.status <= 599:
             raise ValueError(f"server_error status {self.status} is not a 5xx status.")
         try:
@@ -108,11 +116,32 @@ class FaultInjector:
         with self._lock:
             return [r.as_dict() for r in self._rules]
 
-    def apply(self, method: str, path: str) -> None:
-        """Apply the matching rules to one request: sleep, or raise ApiError/DropConnection."""
+    def apply(self, method: str, path: str) -> list[FaultRule]:
+        """Apply the matching rules to one request: sleep, or raise ApiError/DropConnection.
+
+        :returns: the ``malformed`` rules that fired, for ``spoil`` to apply to the answer.
+        """
+        spoilers = []
         for rule in self._firing(method, path):
             self.injected[rule.kind] += 1
-            self._act(rule, method, path)
+            if rule.kind == "malformed":
+                spoilers.append(rule)
+            else:
+                self._act(rule, method, path)
+        return spoilers
+
+    @staticmethod
+    def spoil(rules: list[FaultRule], body: str) -> str:
+        """The answer body as the ``malformed`` rules leave it."""
+        for rule in rules:
+            if rule.mode == "truncate":
+                body = body[: len(body) // 2]
+            elif rule.mode == "wrong_type":
+                body = _NUMERIC_FIELDS.sub(r"\1NaN", body)
+            else:
+                cut = body.rfind("</")
+                body = body[:cut] + "<Padding>" + "x" * (16 * 1024 * 1024) + "</Padding>" + body[cut:]
+        return body
 
     def _firing(self, method: str, path: str) -> list[FaultRule]:
         with self._lock:

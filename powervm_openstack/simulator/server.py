@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 from typing import Any
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
@@ -27,6 +28,8 @@ class _Handler(WSGIRequestHandler):
     def get_environ(self) -> dict[str, Any]:
         env = super().get_environ()
         env["powervm_sim.socket"] = self.connection
+        if isinstance(self.connection, ssl.SSLSocket):
+            env["HTTPS"] = "on"
         return env
 
     def handle(self) -> None:
@@ -68,6 +71,7 @@ class SimulatorServer:
 
     :param store: the state; a ``Store`` or a path to its SQLite file.
     :param seed: records to load when the store is empty.
+    :param tls: ``(certificate file, key file)`` to serve https instead of http.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class SimulatorServer:
         job_seconds: float = 0.0,
         session_idle_timeout: float | None = None,
         token_dir: str | None = None,
+        tls: tuple[str, str] | None = None,
     ) -> None:
         model.install()
         self.store = store if isinstance(store, Store) else Store(store)
@@ -92,6 +97,12 @@ class SimulatorServer:
         self.app = SimulatorApp(self.store, self.sessions, event_wait=event_wait, job_seconds=job_seconds)
         self._httpd = _ThreadingServer((host, port), _Handler)
         self._httpd.set_app(self.app)
+        self.scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+            self.scheme = "https"
         self._thread: threading.Thread | None = None
 
     @property
@@ -104,7 +115,7 @@ class SimulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> SimulatorServer:
         """Serve in a daemon thread; return self."""

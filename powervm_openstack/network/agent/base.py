@@ -20,10 +20,12 @@ from typing import Any
 
 from oslo_config import cfg
 from pypowervm import adapter as pvm_adapter
+from pypowervm import exceptions as pvm_exc
 
 from powervm_openstack.network.agent import config
 from powervm_openstack.network.agent.neutron_rpc import NeutronRpc, PortEvents
 from powervm_openstack.network.agent.pending import PLUG, UNPLUG, Batch, PendingChanges
+from powervm_openstack.network.exceptions import PowerVMNetworkError
 from powervm_openstack.pvm import connection, vif_event
 
 LOG = logging.getLogger(__name__)
@@ -55,6 +57,11 @@ class PowerVMAgent:
         self._heartbeat: threading.Thread | None = None
 
     # -- hooks -----------------------------------------------------------------------------
+    @classmethod
+    def extra_opts(cls) -> list[tuple[str, list[cfg.Opt]]]:
+        """Options of this agent beyond the common ones, checked at start."""
+        return []
+
     def setup(self) -> None:
         """Read the host and validate the configuration; raise on a configuration error."""
 
@@ -108,10 +115,18 @@ class PowerVMAgent:
                 batch.resync = None
             if batch:
                 self.serve(batch)
+        except (PowerVMNetworkError, pvm_exc.Error) as exc:  # understood: one line, no traceback
+            LOG.error(
+                "Serving port changes failed: %s; retrying in %ds", _first_line(exc), agent_conf.exception_interval
+            )
+            self._retry_later(batch)
         except Exception:
             LOG.exception("Serving port changes failed; retrying in %ds", agent_conf.exception_interval)
-            self.pending.put_back(batch)
-            self._stop.wait(agent_conf.exception_interval)
+            self._retry_later(batch)
+
+    def _retry_later(self, batch: Batch) -> None:
+        self.pending.put_back(batch)
+        self._stop.wait(self.conf[config.GROUP].exception_interval)
 
     def stop(self) -> None:
         self._stop.set()
@@ -170,6 +185,10 @@ class PowerVMAgent:
         bridge = _BRIDGE_URI.search(data)
         if bridge and etype == "MODIFY_URI":
             self.pending.bridge_changed(bridge.group(1))
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:500]
 
 
 class _EventHandler(pvm_adapter.RawEventHandler):

@@ -77,7 +77,7 @@ class BridgeUpdater:
         wanted, in_use = frozenset(wanted), frozenset(in_use)
         for attempt in range(1, _CONFLICT_TRIES + 1):
             bridge = self._with_retries(lambda: self.read(bridge_uuid), f"read bridge {bridge_uuid}")
-            state = bridges.state_of(bridge)
+            state = _state(bridge)
             plan = vlan_plan.plan(
                 state,
                 wanted,
@@ -132,6 +132,17 @@ class BridgeUpdater:
             for vswitch in pvm_net.VSwitch.get(self.adapter, parent_type=pvm_ms.System, parent_uuid=self.host_uuid):
                 self._vswitches[int(vswitch.switch_id)] = vswitch
         return self._vswitches[switch_id]
+
+
+def _state(bridge: pvm_net.NetBridge) -> vlan_plan.Bridge:
+    """The planner's view of a bridge; a document that does not make sense is refused, not guessed at."""
+    try:
+        return bridges.state_of(bridge)
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise PowerVMApiError(
+            f"The REST API returned a malformed NetworkBridge {bridge.uuid} ({type(exc).__name__}: {exc}); "
+            "no change is made to it"
+        ) from exc
 
 
 def _message(exc: pvm_exc.HttpError) -> str:

@@ -14,6 +14,7 @@ import threading
 from neutron.common import config as common_config
 from neutron.conf.agent import common as agent_conf
 from oslo_config import cfg
+from pypowervm import exceptions as pvm_exc
 
 from powervm_openstack.network.agent import config
 from powervm_openstack.network.agent.base import PowerVMAgent
@@ -42,9 +43,14 @@ def run(agent_class: type[PowerVMAgent], argv: list[str]) -> int:
     common_config.setup_logging()
     agent = agent_class(conf)
     try:
+        connection.check_opts(conf, dict(config.list_opts() + connection.list_opts() + agent_class.extra_opts()))
         agent.start()
-    except (PowerVMNetworkError, cfg.Error) as exc:
+    except (PowerVMNetworkError, cfg.Error, connection.InsecureConnectionRefused) as exc:
         LOG.error("%s cannot start: %s", agent_class.binary, exc)
+        return 2
+    except pvm_exc.Error as exc:  # refused logon, certificate not trusted: not worth retrying
+        LOG.error("%s cannot start: the PowerVM REST API refused us: %s", agent_class.binary,
+                  str(exc).splitlines()[0])  # fmt: skip
         return 2
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: agent.stop())

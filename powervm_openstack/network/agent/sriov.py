@@ -58,6 +58,10 @@ class SriovAgent(PowerVMAgent):
     binary = constants.AGENT_BINARY_SRIOV
     vif_type = constants.VIF_TYPE_SRIOV
 
+    @classmethod
+    def extra_opts(cls) -> list[tuple[str, list[cfg.Opt]]]:
+        return sriov_config.list_opts()
+
     def setup(self) -> None:
         agent_conf = self.conf[config.GROUP]
         self.capacity, self.max_capacity = sriov_config.default_capacities(self.conf)
