@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,21 +17,11 @@ from pypowervm.wrappers import network as pvm_net
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.pvm import vif_event
 from tests.fixtures.simulator import connect, disconnect
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 AGENT_TYPE = "PowerVM Shared Ethernet agent"
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Host:

@@ -4,9 +4,8 @@ the agent as its own process, and the simulator driven by pypowervm as the compu
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.deploy.services import NeutronClient
 from powervm_openstack.pvm import vif_event
 from tests.fixtures.simulator import connect, disconnect
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +26,6 @@ AGENT_TYPE = "PowerVM SR-IOV Ethernet agent"
 T = "U78D3.001.WZS0A1B-P1-C6-T"  # the default topology's SR-IOV ports: T1 default, T2/T3 prod, T4 unlabelled
 # A long heartbeat, so that a report within seconds of a change shows the agent re-reported at once.
 AGENT_OPTIONS = {"AGENT": {"report_interval": "30", "vnic_vf_capacity": "0.04", "vnic_wait_timeout": "8"}}
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 60, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 class Host:

@@ -33,6 +33,7 @@ LOG = logging.getLogger(__name__)
 _CNA_URI = re.compile(r"/(LogicalPartition|VirtualIOServer)/[^/]+/ClientNetworkAdapter/([^/?]+)")
 _BRIDGE_URI = re.compile(r"/NetworkBridge/([^/?]+)")
 _RESYNC_EVENTS = ("CACHE_CLEARED", "MISSING_EVENTS", "NEW_CLIENT")
+_DETAILS_CHUNK = 200
 
 
 class PowerVMAgent:
@@ -134,6 +135,20 @@ class PowerVMAgent:
             self.rpc.stop()
         if self.adapter is not None and self.adapter.session.has_event_listener:
             self.adapter.session.get_event_listener().shutdown()
+
+    # -- neutron -------------------------------------------------------------------------
+    def device_details(self, macs: list[str]) -> list[dict[str, Any]]:
+        """Neutron's details of ports given by MAC, asked ``_DETAILS_CHUNK`` at a time."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(macs), _DETAILS_CHUNK):
+            found.extend(self.rpc.device_details(macs[start : start + _DETAILS_CHUNK]))
+        return found
+
+    def set_status(self, up: list[str], down: list[str]) -> None:
+        """Mark ports ACTIVE / DOWN in neutron, by MAC, and say so in one line."""
+        if up or down:
+            self.rpc.set_status(up, down)
+            LOG.info("Ports marked up: %s; down: %s", sorted(up), sorted(down))
 
     # -- heartbeat -------------------------------------------------------------------------
     def state(self, start: bool) -> dict[str, Any]:

@@ -30,8 +30,6 @@ from powervm_openstack.pvm.vif_event import norm_mac
 
 LOG = logging.getLogger(__name__)
 
-_DETAILS_CHUNK = 200
-
 
 class SeaAgent(PowerVMAgent):
     agent_type = constants.AGENT_TYPE_SEA
@@ -88,7 +86,7 @@ class SeaAgent(PowerVMAgent):
         if not changes:
             return
         wanted: dict[str, dict[str, int]] = defaultdict(dict)
-        for detail in self._details([c.mac for c in changes]):
+        for detail in self.device_details([c.mac for c in changes]):
             bridge = self._bridge_for(detail)
             if bridge:
                 wanted[bridge][norm_mac(detail["mac_address"])] = int(detail["segmentation_id"])
@@ -107,14 +105,14 @@ class SeaAgent(PowerVMAgent):
                 self.ports[mac] = (bridge, vlan)
                 if vlan in outcome.present:
                     up.append(mac)
-        self._set_status(up, [])
+        self.set_status(up, [])
 
     def _unplug(self, changes: list[PortChange]) -> None:
         if not changes:
             return
         macs = [c.mac for c in changes]
         touched = {self.ports.pop(mac)[0] for mac in macs if mac in self.ports}
-        self._set_status([], macs)
+        self.set_status([], macs)
         if self.cleanup:
             self._cleanup(touched or set(self.bridge_switch))
 
@@ -135,7 +133,7 @@ class SeaAgent(PowerVMAgent):
         self.updater.refresh_vswitches()
         served = [a for a in self.adapters.values() if a.vswitch_id in self.bridge_switch.values()]
         self.ports = {}
-        for detail in self._details([a.mac for a in served]):
+        for detail in self.device_details([a.mac for a in served]):
             bridge = self._bridge_for(detail)
             if bridge:
                 self.ports[norm_mac(detail["mac_address"])] = (bridge, int(detail["segmentation_id"]))
@@ -144,7 +142,7 @@ class SeaAgent(PowerVMAgent):
             if self.cleanup:
                 self._remove_unused(bridge)
         up = [mac for mac, (bridge, vlan) in self.ports.items() if vlan in self.present.get(bridge, ())]
-        self._set_status(up, [])
+        self.set_status(up, [])
         self.device_count = len(self.ports)
         LOG.info("Heal done: %d adapter(s) on the host, %d port(s) served, %d marked up",
                  len(self.adapters), len(self.ports), len(up))  # fmt: skip
@@ -193,17 +191,6 @@ class SeaAgent(PowerVMAgent):
             LOG.warning("Port %s is on physical network %r, which bridge_mappings does not map (mapped: %s); "
                         "not provisioned", detail.get("port_id"), physnet, ", ".join(sorted(self.mappings)))  # fmt: skip
         return bridge
-
-    def _details(self, macs: list[str]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(macs), _DETAILS_CHUNK):
-            found.extend(self.rpc.device_details(macs[start : start + _DETAILS_CHUNK]))
-        return found
-
-    def _set_status(self, up: list[str], down: list[str]) -> None:
-        if up or down:
-            self.rpc.set_status(up, down)
-            LOG.info("Ports marked up: %s; down: %s", sorted(up), sorted(down))
 
 
 def main(argv: list[str] | None = None) -> int:

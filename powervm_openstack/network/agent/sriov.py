@@ -41,7 +41,6 @@ _SYSTEM_URI = re.compile(r"/ManagedSystem/[^/?]+/?$")
 _VNIC_URI = re.compile(r"/LogicalPartition/[^/?]+/VirtualNICDedicated/([^/?]+)")
 _PORT_CHANGE_DETAIL = "SRIOVPhysicalPort"
 _RECHECK_SECONDS = 3.0
-_DETAILS_CHUNK = 200
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,7 +134,7 @@ class SriovAgent(PowerVMAgent):
         now = time.monotonic()
         for mac, wait in list(self.waiting.items()):
             if now - wait.since >= self.wait_timeout:
-                self._set_status([], [mac])
+                self.set_status([], [mac])
                 del self.waiting[mac]
                 LOG.error("Port with MAC %s: vNIC %s did not appear within %ds; giving up and marking the port "
                           "DOWN (a new plug or the next heal brings it up)", mac, wait.uri, self.wait_timeout)  # fmt: skip
@@ -191,7 +190,7 @@ class SriovAgent(PowerVMAgent):
         for mac in found:
             self.waiting.pop(mac, None)
         up, down = [], []
-        for detail in self._details(list(found)):
+        for detail in self.device_details(list(found)):
             mac = norm_mac(detail["device"])
             vnic = found.get(mac)
             if vnic is None:
@@ -214,7 +213,7 @@ class SriovAgent(PowerVMAgent):
                          port_id, mac, vnic.uuid, vnic.partition_uuid, vnic.pvid, len(vnic.backing))  # fmt: skip
             self.served[mac] = vnic
             up.append(mac)
-        self._set_status(up, down)
+        self.set_status(up, down)
 
     def _unplug(self, changes: list[PortChange]) -> None:
         for change in changes:
@@ -222,7 +221,7 @@ class SriovAgent(PowerVMAgent):
             self.waiting.pop(change.mac, None)
             LOG.info("Port with MAC %s: vNIC %s removed%s; marking down", change.mac, vnic.uuid if vnic else change.uri,
                      f" from partition {vnic.partition_uuid}" if vnic else "")  # fmt: skip
-        self._set_status([], [c.mac for c in changes])
+        self.set_status([], [c.mac for c in changes])
 
     # -- heal ------------------------------------------------------------------------------
     def heal(self, reason: str) -> None:
@@ -234,22 +233,12 @@ class SriovAgent(PowerVMAgent):
             LOG.info("Port with MAC %s: vNIC %s is gone from partition %s; marking down", mac, self.served[mac].uuid,
                      self.served[mac].partition_uuid)  # fmt: skip
             del self.served[mac]
-        self._set_status([], gone)
+        self.set_status([], gone)
         self._activate(vnics)
         self.device_count = len(self.served)
         LOG.info("Heal done: %d vNIC(s) on the host, %d port(s) served", len(vnics), len(self.served))
 
     # -- helpers ---------------------------------------------------------------------------
-    def _details(self, macs: list[str]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(macs), _DETAILS_CHUNK):
-            found.extend(self.rpc.device_details(macs[start : start + _DETAILS_CHUNK]))
-        return found
-
-    def _set_status(self, up: list[str], down: list[str]) -> None:
-        if up or down:
-            self.rpc.set_status(up, down)
-            LOG.info("Ports marked up: %s; down: %s", sorted(up), sorted(down))
 
 
 def main(argv: list[str] | None = None) -> int:
