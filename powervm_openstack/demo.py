@@ -33,8 +33,9 @@ from pypowervm.wrappers import managed_system as pvm_ms  # noqa: E402
 from pypowervm.wrappers import network as pvm_net  # noqa: E402
 from pypowervm.wrappers import virtual_io_server as pvm_vios  # noqa: E402
 
+from powervm_openstack.deploy.neutron_server import NeutronServer  # noqa: E402
 from powervm_openstack.deploy.processes import SIM_PASSWORD, SIM_USER, AgentProcess, SimulatorProcess  # noqa: E402
-from powervm_openstack.deploy.services import NeutronServer, ServiceRun  # noqa: E402
+from powervm_openstack.deploy.services import ServiceRun  # noqa: E402
 from powervm_openstack.pvm import vif_event  # noqa: E402
 
 AGENT = "powervm_openstack.network.agent.sea"

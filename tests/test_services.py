@@ -9,7 +9,7 @@ import kombu
 import pytest
 import sqlalchemy as sa
 
-from powervm_openstack.deploy.services import RabbitMQ
+from powervm_openstack.deploy.rabbitmq import RabbitMQ
 from tests.fixtures.neutron import FakeL2Agent, NeutronServerFactory
 
 pytestmark = pytest.mark.integration

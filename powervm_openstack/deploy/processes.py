@@ -14,7 +14,8 @@ from pathlib import Path
 
 import requests
 
-from powervm_openstack.deploy.services import ChildProcess, IniSections, free_port, render_ini, stop_children
+from powervm_openstack.deploy.child import ChildProcess, free_port, stop_children
+from powervm_openstack.deploy.neutron_server import IniSections, render_ini
 
 SIM_USER = "admin"
 SIM_PASSWORD = "admin"

@@ -16,7 +16,7 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.deploy.services import free_port
+from powervm_openstack.deploy.child import free_port
 from powervm_openstack.simulator.server import SimulatorServer
 from tests.fixtures.simulator import PASSWORD, USER, connect, disconnect, running_simulator
 

@@ -14,8 +14,8 @@ from pypowervm.wrappers import iocard as pvm_iocard
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 
+from powervm_openstack.deploy.neutron_server import NeutronClient
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
-from powervm_openstack.deploy.services import NeutronClient
 from powervm_openstack.pvm import vif_event
 from tests.fixtures.simulator import connect, disconnect
 from tests.fixtures.waiting import wait_for

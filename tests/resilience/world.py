@@ -18,8 +18,9 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 
+from powervm_openstack.deploy.neutron_server import NeutronServer
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
-from powervm_openstack.deploy.services import NeutronServer, ServiceRun
+from powervm_openstack.deploy.services import ServiceRun
 from powervm_openstack.pvm import inventory, vif_event
 from powervm_openstack.simulator import topology
 from tests.fixtures.simulator import connect, disconnect
