@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 LIVENESS_BOUND_S = 120
 HEAL_INTERVAL_S = 30
 VLANS = [1500 + i for i in range(8)]
+LONG_MINUTES = float(os.environ.get("PVM_RESILIENCE_MINUTES", "30"))
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,6 @@ def test_resilience_short(neutron, service_run):
 
 
 @pytest.mark.resilience_long
+@pytest.mark.timeout(int(LONG_MINUTES * 60 + 1200))  # the run, then convergence and two heal passes
 def test_resilience_long(neutron, service_run):
-    minutes = float(os.environ.get("PVM_RESILIENCE_MINUTES", "30"))
-    _run(neutron, service_run, operations=None, seconds=minutes * 60, vms=16)
+    _run(neutron, service_run, operations=None, seconds=LONG_MINUTES * 60, vms=16)
