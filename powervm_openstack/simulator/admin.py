@@ -27,6 +27,10 @@ def handle(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -
 def _route(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -> Reply:
     if path == "/sim/health":
         return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
+    if path.startswith("/sim/vterm/"):
+        from powervm_openstack.simulator import vterm
+
+        return vterm.handle(app, method, path)
     if path == "/sim/faults":
         return _faults(app, method, environ)
     if path == "/sim/stats" and method in ("GET", "DELETE"):

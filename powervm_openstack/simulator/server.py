@@ -64,6 +64,9 @@ class _ServerHandler(ServerHandler):
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # pypowervm opens a new connection per request; with socketserver's default backlog of 5, a
+    # few parallel readers overflow it and the kernel's SYN retry stalls a request for 1 s.
+    request_queue_size = 128
 
 
 class SimulatorServer:

@@ -227,9 +227,7 @@ def _check_memory(elem: etree._Element, system: Record) -> None:
     values = {tag: _num(elem, base + tag) for tag in ("MinimumMemory", "DesiredMemory", "MaximumMemory")}
     for tag, value in values.items():
         if value < region or value % region:
-            raise bad_request(
-                f"{tag} {value:g} MB is not a positive multiple of the memory region size {region} MB."
-            )
+            raise bad_request(f"{tag} {value:g} MB is not a positive multiple of the memory region size {region} MB.")
     if not values["MinimumMemory"] <= values["DesiredMemory"] <= values["MaximumMemory"]:
         raise bad_request(
             "Memory must satisfy minimum <= desired <= maximum; got "
@@ -339,28 +337,24 @@ def _orphan_vscsi_maps(txn: Transaction, rec: Record) -> None:
 def power_on(txn: Transaction, part: Record | None, params: dict[str, str]) -> dict[str, str]:
     """PowerOn, refused when the system lacks the partition's memory or processing units."""
     assert part is not None
-    was_down = xml.text(part.element, "PartitionState", "") in _DOWN
-    system = _system(txn)
-    if was_down and system is not None:
-        _reserve(txn, system, part, sign=-1)
-    result = partition.power_on(txn, part, params)
-    if was_down:
-        _set_current(part.element, active=True)
-        txn.put(part, detail="PartitionState,Other")
-    return result
+    if xml.text(part.element, "PartitionState", "") in _DOWN:
+        system = _system(txn)
+        if system is not None:
+            _reserve(txn, system, part, sign=-1)
+        _set_current(part.element, active=True)  # stored with the state change: one event, not two
+    return partition.power_on(txn, part, params)
 
 
 def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> dict[str, str]:
     """PowerOff (or restart); a partition that stops gives its memory and processing units back."""
     assert part is not None
-    result = partition.power_off(txn, part, params)
-    if xml.text(part.element, "PartitionState", "") in _DOWN:
+    stopping = params.get("restart", "false").lower() != "true"
+    if stopping and xml.text(part.element, "PartitionState", "") not in _DOWN:
         system = _system(txn)
         if system is not None:
             _reserve(txn, system, part, sign=+1)
         _set_current(part.element, active=False)
-        txn.put(part, detail="PartitionState,Other")
-    return result
+    return partition.power_off(txn, part, params)
 
 
 def _reserve(txn: Transaction, system: Record, part: Record, sign: int) -> None:

@@ -234,7 +234,9 @@ def add_medium(txn: Transaction, vios_uuid: str, name: str, data: bytes) -> None
             holder = xml.complex_el(repos[0], "OpticalMedia", kb="CUD", kxe="false")
             repos[0].insert(1, holder)
         if any(xml.text(m, "MediaName") == name for m in xml.findall(repos[0], _MEDIA)):
-            raise bad_request(f"Optical media {name} already exists in repository {xml.text(repos[0], 'RepositoryName')}.")
+            raise bad_request(
+                f"Optical media {name} already exists in repository {xml.text(repos[0], 'RepositoryName')}."
+            )
         medium = xml.complex_el(holder, "VirtualOpticalMedia")
         for tag, value in (("MediaName", name), ("MediaUDID", vopt_udid(name)), ("MountType", "rw"),
                            ("Size", f"{len(data) / 1024**3:.6f}")):  # fmt: skip

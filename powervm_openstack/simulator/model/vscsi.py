@@ -4,8 +4,8 @@ For a new mapping the server, inside the VIOS update's transaction:
 - resolves the storage on this VIOS: a virtual disk (by UDID or name) of one of its volume groups,
   optical media of its repository, or a logical unit of a Shared Storage Pool whose cluster has this
   VIOS as a node; anything else is refused (400 naming the storage);
-- refuses storage that this VIOS already maps to a partition, and a client partition that does not
-  exist;
+- refuses a virtual disk or optical media that this VIOS already maps to a partition (a logical
+  unit of a Shared Storage Pool may be mapped to several), and a client partition that does not exist;
 - assigns the server adapter (slot, ``vhostN``) and client adapter (slot on the client partition)
   unless the mapping reuses an existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
   LUA), and writes the full storage element;
@@ -117,7 +117,9 @@ def _resolve_storage(txn: Transaction, vios: Record, holder: etree._Element | No
         name = xml.text(dev, "DiskName")
         for vg in txn.find("VolumeGroup", vios.uuid):
             for disk in xml.findall(vg.element, "VirtualDisks/VirtualDisk"):
-                if (udid and xml.text(disk, "UniqueDeviceID") == udid) or (not udid and xml.text(disk, "DiskName") == name):
+                if (udid and xml.text(disk, "UniqueDeviceID") == udid) or (
+                    not udid and xml.text(disk, "DiskName") == name
+                ):
                     return copy.deepcopy(disk)
         raise bad_request(f"Virtual disk {udid or name} is not in a volume group of VIOS {vios.uuid}.")
     if kind == "VirtualOpticalMedia":
@@ -162,8 +164,9 @@ def _new_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> Non
     holder = xml.find(mapping, "Storage")
     dev = _resolve_storage(txn, vios, holder)
     key = _storage_key(_wrap(dev))
+    shareable = xml.local(dev) == "LogicalUnit"  # shared storage may serve several partitions; LVs and media not
     for other in xml.findall(vios.element, _MAPS):
-        if other is not mapping and _storage_key(xml.find(other, "Storage")) == key:
+        if not shareable and other is not mapping and _storage_key(xml.find(other, "Storage")) == key:
             user = xml.find(other, "AssociatedLogicalPartition")
             raise bad_request(
                 f"Storage {key} is already mapped on VIOS {vios.uuid} to "
