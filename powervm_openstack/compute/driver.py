@@ -1,0 +1,240 @@
+"""The nova ComputeDriver for PowerVM (NovaLink): ``compute_driver = powervm.PowerVMDriver``.
+
+Thin by design: partition operations live in ``vm``, the multi-step flows in ``lifecycle``, disks in
+``disk``, the config drive in ``media``, VIFs in ``vif``, resources in ``host``, events in ``events``.
+Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
+
+Not supported (``NotImplementedError``, as nova expects): volumes, resize and migration, rescue,
+pause/suspend, console output, SPICE/serial/MKS consoles, IBM i partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import nova.conf
+from nova import context as nova_context
+from nova import exception as nova_exc
+from nova import objects
+from nova.console import type as ctype
+from nova.virt import driver, hardware
+from pypowervm import exceptions as pvm_exc
+from pypowervm.tasks import partition as pvm_par
+from pypowervm.wrappers import logical_partition as pvm_lpar
+from pypowervm.wrappers import managed_system as pvm_ms
+from pypowervm.wrappers import virtual_io_server as pvm_vios
+
+from powervm_openstack.compute import conf as pvm_conf
+from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, vm
+from powervm_openstack.compute import vif as vifs
+from powervm_openstack.pvm import connection
+
+LOG = logging.getLogger(__name__)
+CONF = nova.conf.CONF
+
+
+class PowerVMDriver(driver.ComputeDriver):
+    """PowerVM partitions as nova instances, through the NovaLink REST API."""
+
+    def __init__(self, virtapi: Any) -> None:
+        super().__init__(virtapi)
+        pvm_conf.register_opts(CONF)
+        self.conf = CONF
+        local = CONF.powervm.disk_driver.lower() == "localdisk"
+        self.capabilities = {
+            **driver.ComputeDriver.capabilities,
+            "has_imagecache": local,
+            "supports_attach_interface": True,
+            "supports_image_type_raw": True,
+        }
+        self.adapter: Any = None
+        self.host_uuid = ""
+        self.disk: Any = None
+        self.media: Any = None
+        self.flows = lifecycle.Lifecycle(self)
+        self._events: events.PartitionEvents | None = None
+        self._instances: dict[str, str] = {}
+
+    # -- start and stop ----------------------------------------------------------------------
+    def init_host(self, host: str) -> None:
+        """Validate ``[powervm]``, connect, find the managed system and storage, subscribe to events.
+
+        :raises nova.exception.InvalidConfiguration: a bad option or missing storage (named).
+        """
+        try:
+            pvm_conf.validate(CONF)
+        except pvm_conf.PowerVMConfigError as err:
+            raise nova_exc.InvalidConfiguration(reason=str(err)) from err
+        if self.adapter is not None:  # initialised before: release that session and its listener first
+            self.cleanup_host(host)
+        self.adapter = connection.connect(CONF)
+        systems = pvm_ms.System.get(self.adapter)
+        if len(systems) != 1:
+            raise nova_exc.InvalidConfiguration(reason=f"NovaLink reports {len(systems)} managed systems; "
+                                                       "the PowerVM driver manages exactly one.")  # fmt: skip
+        self.host_uuid = systems[0].uuid
+        self.disk = disk.load(CONF.powervm.disk_driver, self.adapter, self.host_uuid, CONF)
+        try:
+            self.disk.check()
+        except pvm_conf.PowerVMConfigError as err:
+            raise nova_exc.InvalidConfiguration(reason=str(err)) from err
+        self.media = media.ConfigDrive(self.adapter, CONF)
+        self._load_known_instances(host)
+        self._events = events.PartitionEvents(self.adapter, self.emit_event, self._instance_uuid_of)
+        self.adapter.session.get_event_listener().subscribe(self._events)
+        LOG.info("PowerVM driver ready: system %s (%s), disk driver %s", systems[0].system_name, self.host_uuid,
+                 CONF.powervm.disk_driver)  # fmt: skip
+
+    def cleanup_host(self, host: str) -> None:
+        """Stop the event listener (waiting for its thread) and the VNC repeaters."""
+        if self._events is not None:
+            self._events.stop()
+        if self.adapter is not None and self.adapter.session.has_event_listener:
+            listener = self.adapter.session.get_event_listener()
+            poller = getattr(listener, "_pthread", None)
+            listener.shutdown()
+            if poller is not None:
+                poller.join(timeout=CONF.powervm_rest.timeout)
+        console.stop_repeaters()
+        if self.adapter is not None:
+            self.adapter.session._logoff()  # release the NovaLink session now, not at garbage collection
+            self.adapter = None
+        LOG.info("PowerVM driver stopped")
+
+    def host_wrapper(self) -> pvm_ms.System:
+        return pvm_ms.System.get(self.adapter, uuid=self.host_uuid)
+
+    def defaults(self) -> partition_spec.Defaults:
+        return partition_spec.Defaults(CONF.powervm.proc_units_factor, CONF.powervm.uncapped_proc_weight)
+
+    def vios_uuids(self) -> list[str]:
+        return [v.uuid for v in pvm_vios.VIOS.get(self.adapter)]
+
+    def remove_optical(self, instance: Any) -> tuple[str, int] | None:
+        if not CONF.powervm.remove_vopt_media_on_boot:
+            return None
+        return media.media_name(instance), CONF.powervm.remove_vopt_media_time
+
+    # -- nova instance <-> partition -----------------------------------------------------------
+    def known_instance(self, instance: Any) -> None:
+        self._instances[vm.pvm_uuid_of(instance)] = instance.uuid
+
+    def forget_instance(self, instance: Any) -> None:
+        self._instances.pop(vm.pvm_uuid_of(instance), None)
+
+    def _load_known_instances(self, host: str) -> None:
+        ctx = nova_context.get_admin_context()
+        for inst in objects.InstanceList.get_by_host(ctx, host, expected_attrs=[]):
+            self.known_instance(inst)
+
+    def _instance_uuid_of(self, pvm_uuid: str) -> str | None:
+        return self._instances.get(pvm_uuid.upper())
+
+    # -- inventory of partitions --------------------------------------------------------------
+    def _client_lpars(self) -> list[pvm_lpar.LPAR]:
+        return [p for p in pvm_lpar.LPAR.get(self.adapter) if not p.is_mgmt_partition]
+
+    def list_instances(self) -> list[str]:
+        return [p.name for p in self._client_lpars()]
+
+    def list_instance_uuids(self) -> list[str]:
+        """Candidate nova UUIDs of every partition (PowerVM clears the first bit; both forms are listed)."""
+        found = []
+        for lpar in self._client_lpars():
+            low = lpar.uuid.lower()
+            found += [low, f"{int(low[0], 16) | 8:x}{low[1:]}"]
+        return found
+
+    def instance_exists(self, instance: Any) -> bool:
+        return vm.exists(self.adapter, instance)
+
+    def get_info(self, instance: Any, use_cache: bool = True) -> hardware.InstanceInfo:
+        lpar = vm.get(self.adapter, instance)
+        return hardware.InstanceInfo(state=vm.power_state_of(lpar.state))
+
+    def get_host_ip_addr(self) -> str:
+        return CONF.my_ip
+
+    def get_available_nodes(self, refresh: bool = False) -> list[str]:
+        return [CONF.host]
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
+              allocations: Any, network_info: Any = None, block_device_info: Any = None, power_on: bool = True,
+              accel_info: Any = None) -> None:  # fmt: skip
+        if driver.block_device_info_get_mapping(block_device_info):
+            raise nova_exc.InvalidInput(reason="the PowerVM driver does not attach volumes; boot from an image")
+        self.flows.spawn(context, instance, image_meta, injected_files, admin_password, network_info, power_on)
+
+    def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip
+        try:
+            self.flows.destroy(instance, network_info, destroy_disks)
+        except pvm_exc.Error as err:
+            raise nova_exc.InstanceTerminationFailure(reason=str(err)) from err
+
+    def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                destroy_disks: bool = True, migrate_data: Any = None, destroy_vifs: bool = True,
+                destroy_secrets: bool = True) -> None:  # fmt: skip
+        self.destroy(context, instance, network_info, block_device_info, destroy_disks)
+
+    def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
+        vm.power_off(self.adapter, instance, timeout=timeout)
+
+    def power_on(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
+                 accel_info: Any = None, share_info: Any = None) -> None:  # fmt: skip
+        vm.power_on(self.adapter, instance)
+
+    def reboot(self, context: Any, instance: Any, network_info: Any, reboot_type: str, block_device_info: Any = None,
+               bad_volumes_callback: Any = None, accel_info: Any = None, share_info: Any = None) -> None:  # fmt: skip
+        vm.reboot(self.adapter, instance, hard=reboot_type == "HARD", timeout=CONF.shutdown_timeout)
+
+    def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
+        self.flows.snapshot(context, instance, image_id, update_task_state)
+
+    # -- networking --------------------------------------------------------------------------
+    def plug_vifs(self, instance: Any, network_info: Any) -> None:
+        lpar = vm.get(self.adapter, instance)
+        for vif in network_info or []:
+            vifs.driver_for(self.adapter, CONF, vif, instance.uuid).plug(lpar.uuid, vif)
+
+    def unplug_vifs(self, instance: Any, network_info: Any) -> None:
+        lpar = vm.get(self.adapter, instance)
+        for vif in network_info or []:
+            vifs.driver_for(self.adapter, CONF, vif, instance.uuid).unplug(lpar.uuid, vif)
+
+    def attach_interface(self, context: Any, instance: Any, image_meta: Any, vif: Any) -> None:
+        lpar = vm.get(self.adapter, instance)
+        vifs.driver_for(self.adapter, CONF, vif, instance.uuid).plug(lpar.uuid, vif)
+
+    def detach_interface(self, context: Any, instance: Any, vif: Any) -> None:
+        lpar = vm.get(self.adapter, instance)
+        if not vifs.driver_for(self.adapter, CONF, vif, instance.uuid).unplug(lpar.uuid, vif):
+            raise nova_exc.NotFound(f"Port {vif['id']} ({vif['address']}) is not plugged on instance {instance.uuid}.")
+
+    # -- console -----------------------------------------------------------------------------
+    def get_vnc_console(self, context: Any, instance: Any) -> ctype.ConsoleVNC:
+        return console.vnc(self.adapter, instance, CONF)
+
+    # -- resources ---------------------------------------------------------------------------
+    def _facts(self) -> host.HostFacts:
+        overhead = [*pvm_vios.VIOS.get(self.adapter), pvm_par.get_mgmt_partition(self.adapter)]
+        total, used = self.disk.capacity_gb()
+        return host.facts(self.host_wrapper(), overhead, total, used)
+
+    def get_available_resource(self, nodename: str) -> dict[str, Any]:
+        return host.available_resource(self._facts(), nodename)
+
+    def update_provider_tree(self, provider_tree: Any, nodename: str, allocations: Any = None) -> None:
+        facts = self._facts()
+        current = provider_tree.data(nodename).inventory
+        inventory = host.inventory(facts, self._get_allocation_ratios(current), CONF.reserved_host_cpus,
+                                   CONF.reserved_host_memory_mb, self._get_reserved_host_disk_gb_from_config())  # fmt: skip
+        provider_tree.update_inventory(nodename, inventory)
+
+    def get_host_cpu_stats(self) -> dict[str, int]:
+        return host.cpu_stats(self.adapter, self.host_uuid)
+
+    def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+        self.disk.manage_image_cache(context, all_instances)

@@ -1,0 +1,174 @@
+"""Spawn, destroy and snapshot as ordered steps over the partition, its disk, media and VIFs.
+
+``spawn`` registers an undo for every step it completes; any failure undoes them newest first, so no
+partition, disk, mapping, media or adapter is left behind. A failure PowerVM reports aborts the
+build (no reschedule) with a fault naming the step and PowerVM's message.
+``destroy`` finds everything by the instance's names (not by in-memory state), so it also cleans up
+after a spawn that failed half way or a compute service that died mid-operation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nova import exception as nova_exc
+from nova.compute import task_states
+from nova.virt import configdrive
+from pypowervm import exceptions as pvm_exc
+from pypowervm.tasks import partition as pvm_par
+from pypowervm.tasks import scsi_mapper as pvm_smap
+from pypowervm.utils import transaction as pvm_tx
+from pypowervm.wrappers import virtual_io_server as pvm_vios
+
+from powervm_openstack.compute import exception as exc
+from powervm_openstack.compute import images, mgmt, vm
+from powervm_openstack.compute import vif as vifs
+from powervm_openstack.compute.disk import mapping
+from powervm_openstack.compute.rollback import rollback_on_error
+from powervm_openstack.compute.vif import mgmt as mgmt_vif
+
+LOG = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    """The multi-step operations of one driver (``driver`` gives adapter, host, disk, media, conf)."""
+
+    def __init__(self, driver: Any) -> None:
+        self.d = driver
+
+    # -- spawn -------------------------------------------------------------------------------
+    def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
+              network_info: Any, power_on: bool = True) -> None:  # fmt: skip
+        step = ["create the partition"]
+        try:
+            self._spawn(context, instance, image_meta, injected_files, admin_password, network_info, power_on, step)
+        except (pvm_exc.Error, exc.PartitionCreateFailed, exc.PowerVMOperationFailed) as err:
+            # everything is rolled back; retrying on another host would meet the same PowerVM answer in
+            # most cases, and the server's fault must say what PowerVM refused
+            raise nova_exc.BuildAbortException(
+                instance_uuid=instance.uuid, reason=f"PowerVM failed to {step[0]}: {err}"
+            ) from err
+
+    def _spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
+               network_info: Any, power_on: bool, step: list[str]) -> None:  # fmt: skip
+        d = self.d
+        with rollback_on_error(f"Spawn of instance {instance.uuid}") as rb:
+            lpar = vm.create(d.adapter, d.host_wrapper(), instance, instance.flavor, d.defaults())
+            rb.add(f"partition {lpar.uuid}", lambda: vm.delete(d.adapter, instance))
+            d.known_instance(instance)
+            step[0] = "create the boot disk"
+            disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
+            rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
+            storage = {vios: [disk.ref] for vios in disk.vioses}
+            if configdrive.required_by(instance):
+                step[0] = "upload the config drive"
+                cfg_vios, ref = d.media.create(context, instance, injected_files, network_info, admin_password)
+                rb.add("config drive media", lambda: d.media.delete(instance))
+                storage.setdefault(cfg_vios, []).append(ref)
+            step[0] = "map the disks (vSCSI)"
+            for vios_uuid, elems in storage.items():
+                rb.add(f"vSCSI mappings on VIOS {vios_uuid}",
+                       lambda v=vios_uuid, e=elems: mapping.remove(d.adapter, [v], mapping.named(*(x.name for x in e)),
+                                                                   f"instance {instance.uuid}"))  # fmt: skip
+                mapping.add(d.adapter, vios_uuid, lpar.uuid, elems)
+            step[0] = "plug the VIFs"
+            self.plug_vifs(instance, lpar.uuid, network_info or [], rb)
+            step[0] = "add the RMC management adapter"
+            if d.conf.powervm.use_rmc_mgmt_vif:
+                mgmt_vif.plug(d.adapter, d.host_uuid, lpar.uuid)
+            step[0] = "power on the partition"
+            if power_on:
+                vm.power_on(d.adapter, instance, remove_optical=d.remove_optical(instance))
+        LOG.info("Spawned instance %s as partition %s (id %s)", instance.uuid, lpar.uuid, lpar.id)
+
+    def plug_vifs(self, instance: Any, lpar_uuid: str, network_info: Any, rb: Any = None) -> None:
+        """Plug every VIF, waiting for neutron's network-vif-plugged of the ports not yet active."""
+        d = self.d
+        timeout = d.conf.vif_plugging_timeout
+        events = [("network-vif-plugged", v["id"]) for v in network_info if v.get("active", True) is False]
+        if not timeout:
+            events = []
+        try:
+            with d.virtapi.wait_for_instance_event(instance, events, timeout=timeout,
+                                                   error_callback=_vif_failed):  # fmt: skip
+                for vif in network_info:
+                    driver = vifs.driver_for(d.adapter, d.conf, vif, instance.uuid)
+                    driver.plug(lpar_uuid, vif)
+                    if rb is not None:
+                        rb.add(f"port {vif['id']}", lambda drv=driver, v=vif: drv.unplug(lpar_uuid, v))
+        except nova_exc.InstanceEventTimeout:
+            LOG.warning("Instance %s: network-vif-plugged did not arrive within %d s", instance.uuid, timeout)
+            if d.conf.vif_plugging_is_fatal:
+                raise nova_exc.VirtualInterfaceCreateException() from None
+
+    # -- destroy -----------------------------------------------------------------------------
+    def destroy(self, instance: Any, network_info: Any, destroy_disks: bool = True) -> None:
+        d = self.d
+        lpar = _maybe(lambda: vm.get(d.adapter, instance))
+        if lpar is not None and lpar.state.lower() not in vm.DOWN_STATES:
+            vm.power_off(d.adapter, instance, timeout=0)
+        if lpar is not None:
+            for vif in network_info or []:
+                driver = _maybe(lambda v=vif: vifs.driver_for(d.adapter, d.conf, v, instance.uuid))
+                if driver is not None:
+                    driver.unplug(lpar.uuid, vif)
+            mapping.remove_for_partition(d.adapter, d.vios_uuids(), lpar.id)
+        d.media.delete(instance)
+        disk = d.disk.find_boot_disk(instance)
+        if disk is not None:
+            mapping.remove(d.adapter, d.vios_uuids(), mapping.named(disk.name), f"boot disk {disk.name}")
+            if destroy_disks:
+                d.disk.delete_boot_disk(instance)
+        vm.delete(d.adapter, instance)
+        d.forget_instance(instance)
+        LOG.info("Destroyed instance %s (partition %s)", instance.uuid, vm.pvm_uuid_of(instance))
+
+    # -- snapshot ----------------------------------------------------------------------------
+    def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
+        d = self.d
+        try:
+            vm.get(d.adapter, instance)
+        except nova_exc.InstanceNotFound:
+            raise nova_exc.InstanceNotRunning(instance_id=instance.uuid) from None
+        try:
+            disk, remove_source = d.disk.snapshot_source(instance)
+        except LookupError:
+            raise nova_exc.InstanceNotRunning(instance_id=instance.uuid) from None
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        mgmt_part = pvm_par.get_mgmt_partition(d.adapter)
+        vios_uuid = disk.vioses[0]
+        try:
+            mapping.add(d.adapter, vios_uuid, mgmt_part.uuid, [disk.ref])
+            try:
+                path = mgmt.find_disk(disk.udid)
+                update_task_state(task_state=task_states.IMAGE_UPLOADING,
+                                  expected_state=task_states.IMAGE_PENDING_UPLOAD)  # fmt: skip
+                with open(path, "rb") as data:
+                    images.upload_snapshot(context, image_id, instance, data)
+            finally:
+                _unmap_from(d.adapter, vios_uuid, mgmt_part.id, disk.name)
+        finally:
+            remove_source()
+        LOG.info("Snapshot of instance %s (boot disk %s) stored as image %s", instance.uuid, disk.name, image_id)
+
+
+def _unmap_from(adapter: Any, vios_uuid: str, client_id: int, name: str) -> None:
+    task = pvm_tx.WrapperTask("unmap-mgmt", pvm_vios.VIOS.getter(adapter, entry_uuid=vios_uuid,
+                                                                 xag=mapping.SMAP_XAG))  # fmt: skip
+    task.add_functor_subtask(
+        lambda vios_w: bool(pvm_smap.remove_maps(vios_w, client_id, match_func=lambda stg: stg.name == name))
+    )
+    task.execute()
+
+
+def _vif_failed(event_name: str, instance: Any) -> None:
+    LOG.error("Neutron reported %s failed for instance %s", event_name, instance.uuid)
+    raise nova_exc.VirtualInterfaceCreateException()
+
+
+def _maybe(func: Any) -> Any:
+    try:
+        return func()
+    except (nova_exc.InstanceNotFound, nova_exc.VirtualInterfacePlugException):
+        return None

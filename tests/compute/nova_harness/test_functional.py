@@ -1,0 +1,190 @@
+"""nova 34's in-process functional harness with the PowerVM driver and the simulator.
+
+A server boots from a small raw image with a ``pvm_sea`` port and a config drive, reaches ACTIVE
+with a running partition whose boot disk, config drive and adapters are in the simulator; the SEA
+agent's part (plug event -> ``network-vif-plugged``) is played by a thread on the simulator's event
+feed. Then stop, start, soft and hard reboot, snapshot (the image gets the disk's bytes), attach and
+detach an interface, delete -> nothing of the server is left. The same runs on both disk drivers.
+A failure injected mid-spawn leaves nothing behind and the server goes to ERROR with the cause.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import time
+import uuid
+
+import fixtures
+from nova.tests.functional import integrated_helpers
+from pypowervm import adapter as pvm_adapter
+from pypowervm.tasks import partition as pvm_par
+from pypowervm.wrappers import logical_partition as pvm_lpar
+from pypowervm.wrappers import network as pvm_net
+from pypowervm.wrappers import storage as pvm_stor
+from pypowervm.wrappers import virtual_io_server as pvm_vios
+
+from powervm_openstack.pvm import vif_event
+from tests.compute.nova_harness.base import Simulator, tolerate_sqlalchemy_noload
+from tests.fixtures.simulator import connect, disconnect
+
+IMAGE_DATA = b"PowerVM boot image\n" * 200
+VLAN = 1234
+
+
+class _AgentStandIn(pvm_adapter.RawEventHandler):
+    """What the SEA agent does for nova: a plug event for a port's MAC -> network-vif-plugged."""
+
+    def __init__(self, test: PowerVMServersTest) -> None:
+        self.test = test
+
+    def process(self, events: list[dict[str, str]]) -> None:
+        for event in events:
+            vif = vif_event.parse(event.get("EventType", ""), event.get("EventData", ""), event.get("EventDetail", ""))
+            if vif is None or vif.action != "plug":
+                continue
+            port = next((p for p in self.test.neutron._ports.values() if p["mac_address"] == vif.mac), None)
+            if port is not None and port.get("device_id"):
+                self.test.admin_api.api_post("/os-server-external-events", {"events": [
+                    {"name": "network-vif-plugged", "server_uuid": port["device_id"], "tag": port["id"]}]})  # fmt: skip
+
+
+class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
+    ADMIN_API = True
+    microversion = "latest"
+    disk_driver = "localdisk"
+    sim: Simulator
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        super().setUpClass()
+        cls.sim = Simulator()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.sim.stop()
+        super().tearDownClass()
+
+    def setUp(self) -> None:
+        self.flags(compute_driver="powervm.PowerVMDriver")
+        self.flags(api_paste_config=os.path.join(sys.prefix, "etc/nova/api-paste.ini"), group="wsgi")
+        self.flags(vif_plugging_timeout=30, vif_plugging_is_fatal=True, force_config_drive=True)
+        self.sim.configure(self, self.disk_driver)
+        # stopping the compute service would mark nova's process-wide executor factory as shut down
+        # (nova's own graceful-shutdown tests patch this the same way)
+        self.useFixture(fixtures.MockPatch("nova.thread_pool_factory.shutdown_all_executors"))
+        super().setUp()
+        tolerate_sqlalchemy_noload()
+        self.pvm = connect(self.sim.server)
+        self.addCleanup(disconnect, self.pvm)
+        self.pvm.session.get_event_listener().subscribe(_AgentStandIn(self))
+        self.image_id = str(uuid.uuid4())
+        self.glance.create(None, {"id": self.image_id, "name": "pvm-raw", "status": "active", "disk_format": "raw",
+                                  "container_format": "bare", "size": len(IMAGE_DATA), "min_disk": 0,
+                                  "properties": {}}, data=io.BytesIO(IMAGE_DATA))  # fmt: skip
+        self.flavor_id = self.admin_api.post_flavor({"flavor": {"name": f"pvm-{uuid.uuid4().hex[:6]}", "ram": 1024,
+                                                                "vcpus": 2, "disk": 2}})["id"]  # fmt: skip
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _sea_port(self) -> str:
+        port = self.neutron.create_port({"port": {"network_id": self.neutron.network_1["id"]}})["port"]
+        self.neutron._ports[port["id"]].update({"binding:vif_type": "pvm_sea", "status": "DOWN",
+                                                "binding:vif_details": {"vlan": str(VLAN)}})  # fmt: skip
+        return port["id"]
+
+    def _boot(self, **kwargs: object) -> dict:
+        return self._create_server(image_uuid=self.image_id, flavor_id=self.flavor_id,
+                                   networks=[{"port": self._sea_port()}], **kwargs)  # fmt: skip
+
+    def _lpar(self, server: dict) -> pvm_lpar.LPAR:
+        wanted = server["id"].upper()[1:]
+        return next(p for p in pvm_lpar.LPAR.get(self.pvm) if p.uuid[1:] == wanted)
+
+    def _client_macs(self, lpar: pvm_lpar.LPAR) -> dict[str, int]:
+        return {vif_event.norm_mac(c.mac): c.pvid for c in pvm_net.CNA.get(self.pvm, parent=lpar)}
+
+    def _leftovers(self) -> list[str]:
+        """Everything a server could leave behind in the simulator."""
+        found = [f"partition {p.name}" for p in pvm_lpar.LPAR.get(self.pvm) if not p.is_mgmt_partition]
+        for vios in pvm_vios.VIOS.get(self.pvm, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING]):
+            found += [f"mapping {m.backing_storage.name if m.backing_storage else '-'} on {vios.name}"
+                      for m in vios.scsi_mappings]  # fmt: skip
+            for vg in pvm_stor.VG.get(self.pvm, parent=vios):
+                found += [f"disk {d.name}" for d in vg.virtual_disks if d.name.startswith(("b_", "s_"))]
+                found += [f"media {m.name}" for r in vg.vmedia_repos for m in r.optical_media]
+        for tier in pvm_stor.Tier.get(self.pvm):
+            found += [f"LU {lu.name}" for lu in pvm_stor.LUEnt.get(self.pvm, parent=tier)]
+        mgmt = pvm_par.get_mgmt_partition(self.pvm)
+        found += [f"trunk {c.mac} on NovaLink" for c in pvm_net.CNA.get(self.pvm, parent=mgmt) if c.pvid != 4094]
+        return found
+
+    def _state(self, server: dict) -> str:
+        return self._lpar(server).state
+
+    # -- the lifecycle -------------------------------------------------------------------------
+    def test_lifecycle(self) -> None:
+        server = self._boot()
+        lpar = self._lpar(server)
+        assert lpar.state == "running", lpar.state
+        assert lpar.mem_config.desired == 1024 and lpar.proc_config.shared_proc_cfg.desired_virtual == 2
+        port_mac = vif_event.norm_mac(self.neutron._ports[self.api.get_port_interfaces(server["id"])[0]["port_id"]]
+                                      ["mac_address"])  # fmt: skip
+        assert self._client_macs(lpar)[port_mac] == VLAN
+        assert 4094 in self._client_macs(lpar).values()  # the RMC management adapter
+        storage = {m.backing_storage.name for v in pvm_vios.VIOS.get(self.pvm, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
+                   for m in v.scsi_mappings if m.client_lpar_href and lpar.uuid in m.client_lpar_href}  # fmt: skip
+        assert any(n.startswith(("b_", "boot_")) for n in storage), storage
+        assert "cfg_" + server["id"].replace("-", "") in storage, storage
+
+        self._stop_server(server)
+        assert self._state(server) == "not activated"
+        self._start_server(server)
+        assert self._state(server) == "running"
+        self._reboot_server(server, hard=False)
+        self._reboot_server(server, hard=True)
+        assert self._state(server) == "running"
+
+        self._snapshot_server(server, "snap")
+        snapshot = self._wait_for_image("snap")
+        assert snapshot["disk_format"] == "raw"
+
+        port2 = self._sea_port()
+        self._attach_interface(server, port2)
+        assert len(self._client_macs(self._lpar(server))) == 3
+        self._detach_interface(server, port2)
+        assert len(self._client_macs(self._lpar(server))) == 2
+
+        self._delete_server(server)
+        self._wait_until_deleted(server)
+        assert self._leftovers() == []
+
+    def test_failure_mid_spawn_leaves_nothing_and_errors_the_server(self) -> None:
+        for method, path, step in (("PUT", "ClientNetworkAdapter", "adapter creation"),
+                                   ("POST", "VirtualIOServer", "vSCSI mapping"),
+                                   ("PUT", "do/PowerOn", "power on")):  # fmt: skip
+            message = f"Injected: {step} failed."
+            self.sim.server.app.faults.add_rule({"kind": "server_error", "method": method, "path": path,
+                                                 "count": 1, "message": message})  # fmt: skip
+            try:
+                server = self._boot(expected_state="ERROR")
+            finally:
+                self.sim.server.app.faults.set_rules([])
+            fault = self.api.get_server(server["id"])["fault"]
+            assert message in fault["message"] + fault.get("details", ""), (step, fault)
+            assert self._leftovers() == [], step
+            self._delete_server(server)
+            self._wait_until_deleted(server)
+
+    def _wait_for_image(self, name: str, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            images = [i for i in self.glance.images.values() if i.get("name") == name]
+            if images and images[0].get("disk_format") == "raw":
+                return images[0]
+            time.sleep(0.2)
+        raise AssertionError(f"snapshot image {name} did not appear")
+
+
+class PowerVMServersSspTest(PowerVMServersTest):
+    disk_driver = "ssp"

@@ -1,0 +1,87 @@
+"""VIF drivers against the simulator, driven through pypowervm as the driver does it."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from pypowervm.utils import lpar_builder as lb
+from pypowervm.utils import uuid as pvm_uuid
+from pypowervm.wrappers import iocard as pvm_card
+from pypowervm.wrappers import managed_system as pvm_ms
+from pypowervm.wrappers import network as pvm_net
+
+from powervm_openstack.compute.vif import mgmt, sea, sriov
+from powervm_openstack.pvm import vif_event
+from tests.fixtures.simulator import connect, disconnect, running_simulator
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with running_simulator(event_wait=0.5) as server:
+        yield server
+
+
+@pytest.fixture
+def adapter(sim):
+    adpt = connect(sim)
+    yield adpt
+    disconnect(adpt)
+
+
+@pytest.fixture
+def lpar(adapter):
+    sysw = pvm_ms.System.get(adapter)[0]
+    attrs = {"name": f"v-{uuid.uuid4().hex[:8]}", "memory": 1024, "vcpu": 1,
+             "uuid": pvm_uuid.convert_uuid_to_pvm(str(uuid.uuid4())).upper()}  # fmt: skip
+    return lb.LPARBuilder(adapter, attrs, lb.DefaultStandardize(sysw)).build().create(parent=sysw)
+
+
+def _vif(vif_type: str, mac: str, **details: object) -> dict:
+    return {"id": str(uuid.uuid4()), "address": mac, "type": vif_type, "details": details}
+
+
+def test_sea_plug_creates_the_vlan_adapter_and_posts_the_event(sim, adapter, lpar):
+    since = sim.store.last_change_id()
+    vif = _vif("pvm_sea", "fa:16:3e:00:00:01", vlan="321")
+    driver = sea.SeaVifDriver(adapter, None)
+    href = driver.plug(lpar.uuid, vif)
+    (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
+    assert cna.pvid == 321 and vif_event.norm_mac(cna.mac) == vif["address"] and cna.uuid in href
+    assert cna.uuid in driver.plug(lpar.uuid, vif)  # idempotent: no second adapter
+    assert len(pvm_net.CNA.get(adapter, parent=lpar)) == 1
+    events = [c for c in sim.store.changes_since(since) if c.event_type == "CUSTOM_CLIENT_EVENT"]
+    assert [vif_event.parse(e.event_type, e.path, e.detail).action for e in events] == ["plug"]
+    assert driver.unplug(lpar.uuid, vif) and not pvm_net.CNA.get(adapter, parent=lpar)
+    assert not driver.unplug(lpar.uuid, vif)
+
+
+def test_sea_without_a_vlan_is_refused_with_the_port_named(adapter, lpar):
+    from nova import exception as nova_exc
+
+    vif = _vif("pvm_sea", "fa:16:3e:00:00:02")
+    with pytest.raises(nova_exc.VirtualInterfacePlugException) as err:
+        sea.SeaVifDriver(adapter, None).plug(lpar.uuid, vif)
+    assert vif["id"] in str(err.value) and "vlan None" in str(err.value)
+
+
+def test_sriov_plug_creates_a_vnic_on_the_given_ports(adapter, lpar):
+    sysw = pvm_ms.System.get(adapter)[0]
+    ports = [p.loc_code for a in sysw.asio_config.sriov_adapters for p in a.phys_ports if p.label == "default"]
+    vif = _vif("pvm_sriov", "fa:16:3e:00:00:03", vlan="55", physical_ports=ports[:1], redundancy=1, capacity=0.02)
+    driver = sriov.SriovVifDriver(adapter, None)
+    driver.plug(lpar.uuid, vif)
+    (vnic,) = pvm_card.VNIC.get(adapter, parent=lpar)
+    assert vnic.pvid == 55 and vif_event.norm_mac(vnic.mac) == vif["address"]
+    assert [b.pport_loc_code if hasattr(b, "pport_loc_code") else None for b in vnic.back_devs]
+    assert driver.unplug(lpar.uuid, vif) and not pvm_card.VNIC.get(adapter, parent=lpar)
+
+
+def test_rmc_adapter_on_mgmtswitch_once(adapter, lpar):
+    host = pvm_ms.System.get(adapter)[0].uuid
+    first = mgmt.plug(adapter, host, lpar.uuid)
+    assert first and mgmt.plug(adapter, host, lpar.uuid).split("?")[0] == first.split("?")[0]
+    (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
+    assert cna.pvid == 4094
