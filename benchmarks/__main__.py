@@ -11,7 +11,9 @@ import sys
 
 #: command -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "compute": ("benchmarks.compute", "compute driver: REST calls and time per spawn/destroy, 20 concurrent spawns"),
     "network": ("benchmarks.network", "burst of SEA port plugs: the agent vs pypowervm's network_bridger"),
+    "scale": ("benchmarks.scale", "SEA agent at scale: heal of 1,000 partitions, 20 agents on one neutron, memory"),
 }
 
 
