@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from powervm_openstack.deploy.child import ChildProcess, free_port, stop_children
-from powervm_openstack.deploy.neutron_server import IniSections, render_ini
+from powervm_openstack.deploy.neutron_config import IniSections, render_ini
 
 SIM_USER = "admin"
 SIM_PASSWORD = "admin"

@@ -32,7 +32,8 @@ from powervm_openstack.deploy.child import (
 )
 from powervm_openstack.deploy.mariadb import MariaDB
 from powervm_openstack.deploy.naming import make_run_id, run_id_is_stale
-from powervm_openstack.deploy.neutron_server import IniSections, NeutronServer
+from powervm_openstack.deploy.neutron_config import IniSections
+from powervm_openstack.deploy.neutron_server import NeutronServer
 from powervm_openstack.deploy.rabbitmq import RabbitMQ
 
 

@@ -14,7 +14,7 @@ from pypowervm.wrappers import iocard as pvm_iocard
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 
-from powervm_openstack.deploy.neutron_server import NeutronClient
+from powervm_openstack.deploy.neutron_client import NeutronClient
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.pvm import vif_event
 from tests.fixtures.simulator import connect, disconnect

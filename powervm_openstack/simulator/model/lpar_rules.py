@@ -1,16 +1,13 @@
-"""LogicalPartition create, update and delete as firmware checks them, and power-on accounting.
+"""LogicalPartition create, update and delete as firmware checks them; registers the power jobs.
 
-What real PowerVM refuses, and so this module refuses (HTTP 400 naming the value and the rule):
-- a partition name outside 1-31 printable ASCII characters, with one of ``()\\<>*$&?|[]'"```, or
-  already used by another partition;
+What real PowerVM refuses, and so this module refuses (HTTP 400 naming the value and the rule, 409
+for a partition in the wrong state):
+- a partition definition firmware refuses (name, memory, processors, priorities: ``lpar_config``);
 - a PartitionUUID whose first bit is set (PowerVM UUIDs clear it) or that is already used;
-- memory that is not a multiple of the system's memory region size, or minimum > desired > maximum,
-  or a maximum above the system's configurable memory;
-- processors outside the per-partition limits, shared processing units below 0.05 per virtual
-  processor or above 1.0 per virtual processor, an unknown shared processor pool, an uncapped
-  weight or availability priority outside 0-255, an unsupported processor compatibility mode;
+- changing the id, UUID or type of a partition, or the memory and processors of a running partition
+  without an active RMC connection;
 - deleting a partition that is not powered off; powering on without enough free memory or
-  processing units on the system.
+  processing units on the system (``lpar_resources``).
 
 The server fills in what it assigns: the partition id (lowest free), state ``not activated``,
 RMC ``inactive``, and the read-only current-value fields. Deleting a partition removes its client
@@ -20,22 +17,24 @@ orphans, as on a real system (the driver must remove them first).
 
 from __future__ import annotations
 
-import re
 import uuid as uuidlib
 
 from lxml import etree
 
 from powervm_openstack.simulator import jobs, kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
-from powervm_openstack.simulator.model import partition
+from powervm_openstack.simulator.model.lpar_config import check_config, num
+from powervm_openstack.simulator.model.lpar_resources import (
+    DOWN_STATES,
+    managed_system,
+    power_off,
+    power_on,
+    resources,
+    set_current,
+)
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.record import Record
 from powervm_openstack.simulator.store import Transaction
-
-MAX_NAME = 31
-_BAD_NAME = re.compile(r"[()\\<>*$&?|\[\]'\"`]|[^\x20-\x7e]")
-_DOWN = ("not activated", "error", "not available")
-_MAX_WEIGHT = 255
 
 #: LogicalPartition children in schema order (base partition fields, then the LPAR tail).
 LPAR_ORDER = (
@@ -60,23 +59,16 @@ _CREATE_DEFAULTS = (
 
 
 def install() -> None:
+    """Register the LogicalPartition rules and the PowerOn/PowerOff jobs of partitions and VIOSes."""
     kinds.register("LogicalPartition", PartitionRules())
     for group in ("LogicalPartition", "VirtualIOServer"):
         jobs.register_job(group, "PowerOn", power_on)
         jobs.register_job(group, "PowerOff", power_off)
 
 
-def _num(elem: etree._Element, path: str, default: float = 0.0) -> float:
-    value = xml.text(elem, path)
-    if value in (None, ""):
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        raise bad_request(f"{path.rsplit('/', 1)[-1]} {value!r} is not a number.") from None
-
-
 class PartitionRules(kinds.Behaviour):
+    """The LogicalPartition behaviour: server-assigned values on create, firmware checks on update and delete."""
+
     def on_create(self, txn: Transaction, rec: Record, parent: Record | None) -> None:
         elem = rec.element
         ptype = xml.text(elem, "PartitionType") or "AIX/Linux"
@@ -86,7 +78,7 @@ class PartitionRules(kinds.Behaviour):
         xml.set_text(elem, "Metadata/Atom/AtomID", rec.uuid)
         set_child(elem, "PartitionUUID", rec.uuid, LPAR_ORDER)
         rec.title = "LogicalPartition"
-        system = _system(txn)
+        system = managed_system(txn)
         check_config(txn, elem, system, rec.uuid)
         set_child(elem, "PartitionID", _free_partition_id(txn, system), LPAR_ORDER)
         set_child(elem, "PartitionType", ptype, LPAR_ORDER)
@@ -103,7 +95,7 @@ class PartitionRules(kinds.Behaviour):
                         "rel": "related"},
             )  # fmt: skip
             _insert(elem, link)
-        _set_current(elem, active=False)
+        set_current(elem, active=False)
 
     def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
         for tag in ("PartitionID", "PartitionUUID", "PartitionType"):
@@ -114,9 +106,9 @@ class PartitionRules(kinds.Behaviour):
                 )
         for tag in ("PartitionState", "ResourceMonitoringControlState", "ReferenceCode"):
             set_child(new.element, tag, xml.text(old.element, tag, "") or "", LPAR_ORDER)
-        check_config(txn, new.element, _system(txn), new.uuid)
+        check_config(txn, new.element, managed_system(txn), new.uuid)
         state = xml.text(old.element, "PartitionState", "")
-        if state not in _DOWN and _resources(old.element) != _resources(new.element):
+        if state not in DOWN_STATES and resources(old.element) != resources(new.element):
             rmc = xml.text(old.element, "ResourceMonitoringControlState", "inactive")
             if rmc != "active":
                 raise ApiError(
@@ -127,7 +119,7 @@ class PartitionRules(kinds.Behaviour):
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         state = xml.text(rec.element, "PartitionState", "")
-        if state not in _DOWN:
+        if state not in DOWN_STATES:
             raise ApiError(
                 409,
                 f"HSCL1B9D Partition {xml.text(rec.element, 'PartitionName')} ({rec.uuid}) is {state}; "
@@ -152,11 +144,6 @@ def _insert(elem: etree._Element, child: etree._Element) -> None:
     elem.append(child)
 
 
-def _system(txn: Transaction) -> Record | None:
-    systems = txn.find("ManagedSystem")
-    return systems[0] if systems else None
-
-
 def _partition_uuid(txn: Transaction, given: str) -> str:
     try:
         parsed = uuidlib.UUID(given)
@@ -178,141 +165,11 @@ def _free_partition_id(txn: Transaction, system: Record | None) -> int:
         for kind in ("LogicalPartition", "VirtualIOServer")
         for p in txn.find(kind)
     }
-    limit = int(_num(system.element, "MaximumPartitions", 1000)) if system is not None else 1000
+    limit = int(num(system.element, "MaximumPartitions", 1000)) if system is not None else 1000
     for candidate in range(1, limit + 1):
         if candidate not in used:
             return candidate
     raise bad_request(f"HSCL0DB1 The managed system already has its maximum of {limit} partitions.")
-
-
-def check_config(txn: Transaction, elem: etree._Element, system: Record | None, uuid: str) -> None:
-    """Refuse a partition definition firmware would refuse (name, memory, processors, priorities)."""
-    _check_name(txn, xml.text(elem, "PartitionName") or "", uuid)
-    for tag in ("AvailabilityPriority",):
-        value = _num(elem, tag, 127)
-        if not 0 <= value <= _MAX_WEIGHT:
-            raise bad_request(f"{tag} {value:g} is outside 0-{_MAX_WEIGHT}.")
-    slots = _num(elem, "PartitionIOConfiguration/MaximumVirtualIOSlots", 64)
-    if not 2 <= slots <= 65535:
-        raise bad_request(f"MaximumVirtualIOSlots {slots:g} is outside 2-65535.")
-    if system is None:
-        return
-    _check_memory(elem, system)
-    _check_processors(txn, elem, system)
-    mode = xml.text(elem, "PendingProcessorCompatibilityMode")
-    modes = [m.text for m in system.element.iter(xml.q("SupportedPartitionProcessorCompatibilityModes"))]
-    if mode and modes and mode not in modes:
-        raise bad_request(f"Processor compatibility mode {mode!r} is not supported; allowed: {', '.join(modes)}.")
-
-
-def _check_name(txn: Transaction, name: str, uuid: str) -> None:
-    if not 1 <= len(name) <= MAX_NAME:
-        raise bad_request(f"Partition name {name!r} must be 1-{MAX_NAME} characters long.")
-    bad = _BAD_NAME.search(name)
-    if bad:
-        raise bad_request(
-            f"Partition name {name!r} contains {bad.group()!r}; allowed are printable ASCII characters "
-            "except ()\\<>*$&?|[]'\"`."
-        )
-    for kind in ("LogicalPartition", "VirtualIOServer"):
-        for other in txn.find_containing(kind, f">{name}<"):
-            if xml.text(other.element, "PartitionName") == name and other.uuid.upper() != uuid.upper():
-                raise bad_request(f"Partition name {name!r} is already used by partition {other.uuid}.")
-
-
-def _check_memory(elem: etree._Element, system: Record) -> None:
-    region = int(_num(system.element, "AssociatedSystemMemoryConfiguration/MemoryRegionSize", 256))
-    total = _num(system.element, "AssociatedSystemMemoryConfiguration/ConfigurableSystemMemory", 0)
-    base = "PartitionMemoryConfiguration/"
-    values = {tag: _num(elem, base + tag) for tag in ("MinimumMemory", "DesiredMemory", "MaximumMemory")}
-    for tag, value in values.items():
-        if value < region or value % region:
-            raise bad_request(f"{tag} {value:g} MB is not a positive multiple of the memory region size {region} MB.")
-    if not values["MinimumMemory"] <= values["DesiredMemory"] <= values["MaximumMemory"]:
-        raise bad_request(
-            "Memory must satisfy minimum <= desired <= maximum; got "
-            f"{values['MinimumMemory']:g} / {values['DesiredMemory']:g} / {values['MaximumMemory']:g} MB."
-        )
-    if total and values["MaximumMemory"] > total:
-        raise bad_request(f"MaximumMemory {values['MaximumMemory']:g} MB exceeds the system's {total:g} MB.")
-
-
-def _check_processors(txn: Transaction, elem: etree._Element, system: Record) -> None:
-    proc = "PartitionProcessorConfiguration/"
-    limit = int(_num(system.element, "AssociatedSystemProcessorConfiguration/"
-                     "CurrentMaximumVirtualProcessorsPerAIXOrLinuxPartition", 64))  # fmt: skip
-    if (xml.text(elem, proc + "HasDedicatedProcessors") or "false").lower() == "true":
-        ded = proc + "DedicatedProcessorConfiguration/"
-        counts = [_num(elem, ded + f"{k}Processors") for k in ("Minimum", "Desired", "Maximum")]
-        _check_range("dedicated processors", counts, 1, limit)
-        mode = xml.text(elem, proc + "SharingMode") or "sre idle proces"
-        allowed = ("keep idle procs", "sre idle proces", "sre idle procs active", "sre idle procs always")
-        if mode not in allowed:
-            raise bad_request(f"Dedicated SharingMode {mode!r} is not valid; allowed: {', '.join(allowed)}.")
-        return
-    shr = proc + "SharedProcessorConfiguration/"
-    vps = [_num(elem, shr + f"{k}VirtualProcessors") for k in ("Minimum", "Desired", "Maximum")]
-    units = [_num(elem, shr + f"{k}ProcessingUnits") for k in ("Minimum", "Desired", "Maximum")]
-    _check_range("virtual processors", vps, 1, limit)
-    _check_range("processing units", units, 0.05, float(limit))
-    for vp, unit, which in zip(vps, units, ("minimum", "desired", "maximum"), strict=True):
-        if unit < round(0.05 * vp, 2) - 1e-9 or unit > vp + 1e-9:
-            raise bad_request(
-                f"The {which} of {unit:g} processing units for {vp:g} virtual processors is outside "
-                f"0.05-1.0 units per virtual processor ({0.05 * vp:g}-{vp:g})."
-            )
-    mode = xml.text(elem, proc + "SharingMode") or "uncapped"
-    if mode not in ("capped", "uncapped"):
-        raise bad_request(f"Shared SharingMode {mode!r} is not valid; allowed: capped, uncapped.")
-    weight = _num(elem, shr + "UncappedWeight", 128)
-    if not 0 <= weight <= _MAX_WEIGHT:
-        raise bad_request(f"UncappedWeight {weight:g} is outside 0-{_MAX_WEIGHT}.")
-    _check_pool(txn, int(_num(elem, shr + "SharedProcessorPoolID", 0)))
-
-
-def _check_range(what: str, values: list[float], low: float, high: float) -> None:
-    if not low <= values[0] <= values[1] <= values[2] <= high:
-        raise bad_request(
-            f"The {what} must satisfy {low:g} <= minimum <= desired <= maximum <= {high:g}; got "
-            f"{values[0]:g} / {values[1]:g} / {values[2]:g}."
-        )
-
-
-def _check_pool(txn: Transaction, pool_id: int) -> None:
-    if pool_id == 0:
-        return
-    known = {int(_num(p.element, "PoolID", -1)) for p in txn.find("SharedProcessorPool")}
-    if pool_id not in known:
-        raise bad_request(f"Shared processor pool {pool_id} does not exist; known pools: 0, {sorted(known)}.")
-
-
-def _resources(elem: etree._Element) -> tuple[float, float, float]:
-    """(desired memory MB, desired processing units or dedicated processors, desired virtual processors)."""
-    return (
-        _num(elem, "PartitionMemoryConfiguration/DesiredMemory"),
-        _entitled_units(elem),
-        _num(elem, "PartitionProcessorConfiguration/SharedProcessorConfiguration/DesiredVirtualProcessors"),
-    )
-
-
-def _entitled_units(elem: etree._Element) -> float:
-    proc = "PartitionProcessorConfiguration/"
-    if (xml.text(elem, proc + "HasDedicatedProcessors") or "false").lower() == "true":
-        return _num(elem, proc + "DedicatedProcessorConfiguration/DesiredProcessors")
-    return _num(elem, proc + "SharedProcessorConfiguration/DesiredProcessingUnits")
-
-
-def _set_current(elem: etree._Element, active: bool) -> None:
-    """The read-only current memory values a partition reports (zero while it is down)."""
-    mem = xml.find(elem, "PartitionMemoryConfiguration")
-    if mem is None:
-        return
-    desired = xml.text(mem, "DesiredMemory", "0") if active else "0"
-    for tag in ("CurrentMemory", "RuntimeMemory"):
-        node = xml.find(mem, tag)
-        if node is None:
-            node = etree.SubElement(mem, xml.q(tag), attrib={"kb": "ROR", "kxe": "false"})
-        node.text = desired
 
 
 def _orphan_vscsi_maps(txn: Transaction, rec: Record) -> None:
@@ -329,50 +186,3 @@ def _orphan_vscsi_maps(txn: Transaction, rec: Record) -> None:
             changed = True
         if changed:
             txn.put(vios, detail="VirtualSCSIMappings")
-
-
-# --- power jobs with the system's memory and processor accounting ------------------------------
-
-
-def power_on(txn: Transaction, part: Record | None, params: dict[str, str]) -> dict[str, str]:
-    """PowerOn, refused when the system lacks the partition's memory or processing units."""
-    assert part is not None
-    if xml.text(part.element, "PartitionState", "") in _DOWN:
-        system = _system(txn)
-        if system is not None:
-            _reserve(txn, system, part, sign=-1)
-        _set_current(part.element, active=True)  # stored with the state change: one event, not two
-    return partition.power_on(txn, part, params)
-
-
-def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> dict[str, str]:
-    """PowerOff (or restart); a partition that stops gives its memory and processing units back."""
-    assert part is not None
-    stopping = params.get("restart", "false").lower() != "true"
-    if stopping and xml.text(part.element, "PartitionState", "") not in _DOWN:
-        system = _system(txn)
-        if system is not None:
-            _reserve(txn, system, part, sign=+1)
-        _set_current(part.element, active=False)
-    return partition.power_off(txn, part, params)
-
-
-def _reserve(txn: Transaction, system: Record, part: Record, sign: int) -> None:
-    mem_path = "AssociatedSystemMemoryConfiguration/CurrentAvailableSystemMemory"
-    proc_path = "AssociatedSystemProcessorConfiguration/CurrentAvailableSystemProcessorUnits"
-    memory, units, _ = _resources(part.element)
-    free_mem, free_units = _num(system.element, mem_path), _num(system.element, proc_path)
-    name = f"{xml.text(part.element, 'PartitionName')} ({part.uuid})"
-    if sign < 0 and memory > free_mem:
-        raise jobs.JobFailed(
-            f"HSCL0DB6 Partition {name} needs {memory:g} MB of memory; the system has {free_mem:g} MB available."
-        )
-    if sign < 0 and units > free_units + 1e-9:
-        raise jobs.JobFailed(
-            f"HSCL0DB7 Partition {name} needs {units:g} processing units; the system has {free_units:g} available."
-        )
-    xml.set_text(system.element, mem_path, int(free_mem + sign * memory))
-    xml.set_text(system.element, proc_path, round(free_units + sign * units, 2))
-    pending = "AssociatedSystemProcessorConfiguration/PendingAvailableSystemProcessorUnits"
-    xml.set_text(system.element, pending, round(free_units + sign * units, 2))
-    txn.put(system, detail="AssociatedSystemMemoryConfiguration,AssociatedSystemProcessorConfiguration")
