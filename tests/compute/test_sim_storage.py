@@ -6,7 +6,6 @@ Driven over HTTP by pypowervm's own storage tasks, the ones the compute driver's
 from __future__ import annotations
 
 import io
-import uuid
 
 import pytest
 from pypowervm import exceptions as pvm_exc
@@ -15,14 +14,11 @@ from pypowervm.tasks import partition as pvm_par
 from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.tasks import storage as pvm_stg
 from pypowervm.tasks import vopt as pvm_vopt
-from pypowervm.utils import lpar_builder as lb
-from pypowervm.utils import uuid as pvm_uuid
-from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.model import vscsi
-from tests.fixtures.simulator import connect, disconnect, running_simulator
+from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
 SMAP = [pvm_vios.VIOS.xags.SCSI_MAPPING]
@@ -43,10 +39,7 @@ def adapter(sim):
 
 @pytest.fixture
 def lpar(adapter):
-    sysw = pvm_ms.System.get(adapter)[0]
-    attrs = {"name": f"s-{uuid.uuid4().hex[:8]}", "memory": 1024, "vcpu": 1,
-             "uuid": pvm_uuid.convert_uuid_to_pvm(str(uuid.uuid4())).upper()}  # fmt: skip
-    return lb.LPARBuilder(adapter, attrs, lb.DefaultStandardize(sysw)).build().create(parent=sysw)
+    return new_lpar(adapter, "s")
 
 
 def _datavg(adapter):

@@ -5,15 +5,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from pypowervm.utils import lpar_builder as lb
-from pypowervm.utils import uuid as pvm_uuid
 from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute.vif import mgmt, sea, sriov
 from powervm_openstack.pvm import vif_event
-from tests.fixtures.simulator import connect, disconnect, running_simulator
+from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
 
@@ -33,10 +31,7 @@ def adapter(sim):
 
 @pytest.fixture
 def lpar(adapter):
-    sysw = pvm_ms.System.get(adapter)[0]
-    attrs = {"name": f"v-{uuid.uuid4().hex[:8]}", "memory": 1024, "vcpu": 1,
-             "uuid": pvm_uuid.convert_uuid_to_pvm(str(uuid.uuid4())).upper()}  # fmt: skip
-    return lb.LPARBuilder(adapter, attrs, lb.DefaultStandardize(sysw)).build().create(parent=sysw)
+    return new_lpar(adapter, "v")
 
 
 def _vif(vif_type: str, mac: str, **details: object) -> dict:
