@@ -36,7 +36,8 @@ def test_dispatcher_lists_and_refuses_commands(capsys: pytest.CaptureFixture[str
     assert bench_main.main(["--help"]) == 0
     assert "network" in capsys.readouterr().out
     assert bench_main.main(["nope"]) == 2
-    assert "unknown command 'nope'; known: network" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown command 'nope'; known: " in err and "network" in err
 
 
 def test_bad_parameters_are_named() -> None:

@@ -148,6 +148,8 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
         self._snapshot_server(server, "snap")
         snapshot = self._wait_for_image("snap")
         assert snapshot["disk_format"] == "raw"
+        # The image record appears before nova clears the snapshot's task state.
+        server = self._wait_for_server_parameter(server, {"OS-EXT-STS:task_state": None})
 
         port2 = self._sea_port()
         self._attach_interface(server, port2)
