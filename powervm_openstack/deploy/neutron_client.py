@@ -31,6 +31,9 @@ class NeutronClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["Accept"] = "application/json"
+        # gunicorn closes idle keep-alive connections after 2 s; a request sent on one it just closed
+        # fails with "Remote end closed connection", so every call gets a connection of its own.
+        self.session.headers["Connection"] = "close"
         if project_id:
             self.session.headers["X-Project-Id"] = project_id
 
