@@ -5,7 +5,6 @@ own process, and the simulator driven by pypowervm as the compute side will driv
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.pvm import vif_event
-from tests.fixtures.simulator import connect, disconnect
+from tests.fixtures.hosts import AgentHost
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -24,25 +23,11 @@ pytestmark = pytest.mark.integration
 AGENT_TYPE = "PowerVM Shared Ethernet agent"
 
 
-class Host:
+class Host(AgentHost):
     """A simulated NovaLink host with its SEA agent, attached to a real neutron."""
 
-    def __init__(self, neutron: Any, work_dir: Any, topology: str = "default", options: dict | None = None) -> None:
-        self.neutron = neutron
-        self.name = f"novalink-{uuid.uuid4().hex[:8]}"
-        self.sim = SimulatorProcess(work_dir, "--topology", topology, name=f"sim-{self.name}").start()
-        self.agent = AgentProcess(
-            "powervm_openstack.network.agent.sea", work_dir, neutron.config_files, self.name,
-            self.sim.rest_options(), options=options or {}, name=f"agent-{self.name}",
-        ).start()  # fmt: skip
-        self.pvm = connect(self.sim.url)
-
-    def agent_record(self) -> dict | None:
-        agents = self.neutron.get("/v2.0/agents", params={"host": self.name})["agents"]
-        return next((a for a in agents if a["agent_type"] == AGENT_TYPE and a["alive"]), None)
-
-    def lpar(self, name: str) -> pvm_lpar.LPAR:
-        return next(p for p in pvm_lpar.LPAR.get(self.pvm) if p.name == name)
+    agent_module = "powervm_openstack.network.agent.sea"
+    agent_type = AGENT_TYPE
 
     def port(self, network_id: str, lpar: pvm_lpar.LPAR) -> dict:
         body = {"network_id": network_id, "binding:host_id": self.name, "device_owner": "compute:nova",
@@ -65,14 +50,6 @@ class Host:
         bridge = pvm_net.NetBridge.get(self.pvm, parent_type="ManagedSystem", parent_uuid=self.pvm.sys_uuid)[0]
         return [{t.pvid if t is sea.primary_adpt else None for t in [sea.primary_adpt]} - {None}
                 | {v for t in [sea.primary_adpt, *sea.addl_adpts] for v in t.tagged_vlans} for sea in bridge.seas]  # fmt: skip
-
-    def port_status(self, port: dict) -> str:
-        return self.neutron.get(f"/v2.0/ports/{port['id']}")["port"]["status"]
-
-    def close(self) -> None:
-        disconnect(self.pvm)
-        self.agent.stop()
-        self.sim.stop()
 
 
 @pytest.fixture(scope="module")

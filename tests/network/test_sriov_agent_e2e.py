@@ -15,9 +15,8 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 
 from powervm_openstack.deploy.neutron_client import NeutronClient
-from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.pvm import vif_event
-from tests.fixtures.simulator import connect, disconnect
+from tests.fixtures.hosts import AgentHost
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -28,31 +27,20 @@ T = "U78D3.001.WZS0A1B-P1-C6-T"  # the default topology's SR-IOV ports: T1 defau
 AGENT_OPTIONS = {"AGENT": {"report_interval": "30", "vnic_vf_capacity": "0.04", "vnic_wait_timeout": "8"}}
 
 
-class Host:
+class Host(AgentHost):
     """A simulated NovaLink host with its SR-IOV agent, attached to a real neutron."""
 
+    agent_module = "powervm_openstack.network.agent.sriov"
+    agent_type = AGENT_TYPE
+
     def __init__(self, neutron: Any, work_dir: Any) -> None:
-        self.neutron = neutron
-        self.name = f"novalink-{uuid.uuid4().hex[:8]}"
-        self.sim = SimulatorProcess(work_dir, "--topology", "default", name=f"sim-{self.name}").start()
-        self.agent = AgentProcess(
-            "powervm_openstack.network.agent.sriov", work_dir, neutron.config_files, self.name,
-            self.sim.rest_options(), options=AGENT_OPTIONS, name=f"agent-{self.name}",
-        ).start()  # fmt: skip
-        self.pvm = connect(self.sim.url)
+        super().__init__(neutron, work_dir, options=AGENT_OPTIONS)
         # Ports are created as nova does: with the service role, which binding:profile needs.
         self.nova = NeutronClient(neutron.url)
         self.nova.session.headers["X-Roles"] = "admin,service"
 
-    def agent_record(self) -> dict | None:
-        agents = self.neutron.get("/v2.0/agents", params={"host": self.name})["agents"]
-        return next((a for a in agents if a["agent_type"] == AGENT_TYPE and a["alive"]), None)
-
     def reported(self, key: str) -> dict:
         return (self.agent_record() or {}).get("configurations", {}).get(key, {})
-
-    def lpar(self, name: str) -> pvm_lpar.LPAR:
-        return next(p for p in pvm_lpar.LPAR.get(self.pvm) if p.name == name)
 
     def port(self, network_id: str, lpar: pvm_lpar.LPAR, profile: dict | None = None) -> dict:
         body = {"network_id": network_id, "binding:host_id": self.name, "binding:vnic_type": "direct",
@@ -73,16 +61,8 @@ class Host:
         vnic.delete()
         vif_event.post(self.pvm, vnic.href, "unplug", port["mac_address"], "pvm_sriov")
 
-    def port_status(self, port: dict) -> str:
-        return self.neutron.get(f"/v2.0/ports/{port['id']}")["port"]["status"]
-
     def agent_log(self) -> str:
         return self.agent.log_path.read_text(errors="replace")
-
-    def close(self) -> None:
-        disconnect(self.pvm)
-        self.agent.stop()
-        self.sim.stop()
 
 
 @pytest.fixture(scope="module")
