@@ -78,6 +78,13 @@ def simulated_host(topology: str, latency: Latency, name: str = "sim") -> Iterat
             host.stop()
 
 
+def fill_defaults(args: object, quick: Mapping[str, object], full: Mapping[str, object]) -> None:
+    """Give every parameter the user left unset its ``--quick`` or full-size value."""
+    for key, value in (quick if getattr(args, "quick", False) else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+
+
 def percentile(values: Sequence[float], pct: float) -> float:
     """The ``pct`` percentile (0-100) by linear interpolation; NaN for no values."""
     if not values:

@@ -37,9 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=42, help="seed of the arrival times and VLAN order (42)")
     parser.add_argument("--verbose", action="store_true", help="log the agent's decisions to stderr")
     args = parser.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    common.fill_defaults(args, QUICK, FULL)
     _check(parser, args)
     return args
 

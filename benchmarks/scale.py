@@ -56,9 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add("--trace-last", type=int, help=f"memory: cycles traced after the sampled ones (full: {FULL['trace_last']})")
     add("--verbose", action="store_true", help="log the agents' decisions to stderr")
     args = parser.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    common.fill_defaults(args, QUICK, FULL)
     _check(parser, args)
     return args
 
