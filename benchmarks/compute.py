@@ -132,8 +132,8 @@ def _row(name: str, samples: list[Counter]) -> list[object]:
 
 
 def run(latency_ms: float, parallel: int, sequential: int) -> str:
-    from powervm_openstack.simulator import topology
-    from powervm_openstack.simulator.server import SimulatorServer
+    from powervm_openstack.simulator.http.server import SimulatorServer
+    from powervm_openstack.simulator.topology import loader as topology
 
     _timed_requests()
     server = SimulatorServer(seed=topology.load(), event_wait=1.0).start()

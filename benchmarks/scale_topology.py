@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from powervm_openstack.pvm.vif_event import norm_mac
-from powervm_openstack.simulator import topology
+from powervm_openstack.simulator.topology import loader as topology
 
 
 @dataclasses.dataclass(frozen=True)

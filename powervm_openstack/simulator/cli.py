@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from powervm_openstack.simulator import capture, topology
-    from powervm_openstack.simulator.server import SimulatorServer
+    from powervm_openstack.simulator.capture import importer as capture
+    from powervm_openstack.simulator.http.server import SimulatorServer
+    from powervm_openstack.simulator.topology import loader as topology
 
     if args.capture:
         seed = capture.load_many(_expand(args.capture))
@@ -143,7 +144,7 @@ def _faults(args: argparse.Namespace) -> int:
 
 
 def _snapshot(args: argparse.Namespace) -> int:
-    from powervm_openstack.simulator import capture
+    from powervm_openstack.simulator.capture import importer as capture
 
     password = os.environ.get("POWERVM_PASSWORD")
     if not password:

@@ -8,7 +8,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.network import bridges, vlan_plan
 from powervm_openstack.network.exceptions import BridgeMappingError
-from powervm_openstack.simulator import topology
+from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.wrappers import FakeAdapter
 
 

@@ -13,9 +13,10 @@ from pypowervm.wrappers import iocard as pvm_iocard
 
 from powervm_openstack.network import cli, host_map, render, sriov_map
 from powervm_openstack.pvm import inventory
-from powervm_openstack.simulator import atom, topology
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import object_path
+from powervm_openstack.simulator.state import atom
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import object_path
+from powervm_openstack.simulator.topology import loader as topology
 
 BASE = "http://localhost:12080"
 

@@ -17,7 +17,7 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.deploy.child import free_port
-from powervm_openstack.simulator.server import SimulatorServer
+from powervm_openstack.simulator.http.server import SimulatorServer
 from tests.fixtures.simulator import PASSWORD, USER, connect, disconnect, running_simulator
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ import requests
 from pypowervm.tasks import network_bridger as bridger
 from pypowervm.wrappers import network as pvm_net
 
-from powervm_openstack.simulator import xml
+from powervm_openstack.simulator.state import xml
 from tests.fixtures.agents import StubNeutron, sea_agent
 from tests.fixtures.simulator import connect, disconnect, running_simulator
 

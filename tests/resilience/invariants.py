@@ -23,7 +23,7 @@ from collections.abc import Iterable
 import requests
 from lxml import etree
 
-from powervm_openstack.simulator import xml
+from powervm_openstack.simulator.state import xml
 
 _PART = re.compile(r"/(LogicalPartition|VirtualIOServer)/([^/]+)/ClientNetworkAdapter/([^/?]+)$")
 

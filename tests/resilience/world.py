@@ -22,7 +22,7 @@ from powervm_openstack.deploy.neutron_server import NeutronServer
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.deploy.services import ServiceRun
 from powervm_openstack.pvm import inventory, vif_event
-from powervm_openstack.simulator import topology
+from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.simulator import connect, disconnect
 
 AGENT = "powervm_openstack.network.agent.sea"

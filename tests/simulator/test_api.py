@@ -20,7 +20,7 @@ from pypowervm.wrappers import event as pvm_event
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
 
-from powervm_openstack.simulator import capture
+from powervm_openstack.simulator.capture import importer as capture
 from tests.fixtures.simulator import PVM_DATA, connect, disconnect, running_simulator
 
 pytestmark = pytest.mark.integration

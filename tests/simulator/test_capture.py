@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from powervm_openstack.simulator import capture, xml
-from powervm_openstack.simulator.capture_files import (
+from powervm_openstack.simulator.capture import importer as capture
+from powervm_openstack.simulator.capture.files import (
     CaptureError,
     format_response,
     parse_response,
 )
-from powervm_openstack.simulator.store import Store
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.store import Store
 
 PVM_DATA = Path(__file__).resolve().parents[3] / "shared" / "pvm-data"
 _FILES = sorted(p for p in PVM_DATA.iterdir() if p.is_file()) if PVM_DATA.is_dir() else []

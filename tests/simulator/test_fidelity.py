@@ -22,10 +22,11 @@ from pypowervm.tests.test_utils import pvmhttp
 from pypowervm.wrappers import entry_wrapper as ewrap
 from pypowervm.wrappers import iocard, logical_partition, managed_system, network, virtual_io_server
 
-from powervm_openstack.simulator import capture, xml
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.server import SimulatorServer
-from powervm_openstack.simulator.store import Store
+from powervm_openstack.simulator.capture import importer as capture
+from powervm_openstack.simulator.http.server import SimulatorServer
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.simulator import topology
+from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.simulator import connect, disconnect, running_simulator
 
 pytestmark = pytest.mark.integration

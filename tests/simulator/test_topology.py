@@ -18,12 +18,13 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.simulator import topology, xml
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Store
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store
+from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.wrappers import BASE, FakeAdapter
 
-TOPOLOGIES = Path(topology.__file__).parent / "topologies"
+TOPOLOGIES = topology.TOPOLOGIES
 
 
 @functools.cache

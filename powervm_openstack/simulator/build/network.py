@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import Bridge, Cna, Partition, Sea, Topology, VNet, VSwitch
 from powervm_openstack.simulator.build.system import bare, child_href, container, leaves
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 VnetIndex = dict[tuple[int, int], VNet]
 

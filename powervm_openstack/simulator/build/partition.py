@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import Partition, Topology
 from powervm_openstack.simulator.build.system import bare, cna_href, container, leaves, system_href
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 #: ReferenceCode shown by a running partition, by PartitionType (a down partition shows 00000000).
 _RUNNING_REFCODE = {"AIX/Linux": "Linux ppc64le", "OS400": "00000000", "Virtual IO Server": "00000000"}

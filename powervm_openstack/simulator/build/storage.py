@@ -13,10 +13,10 @@ import dataclasses
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import Partition, Topology, derive_uuid
 from powervm_openstack.simulator.build.system import container, leaves
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 UOM = "/rest/api/uom"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import Partition, SriovAdapter, SriovPort, System, Topology
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 UOM = "/rest/api/uom"
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import Partition, Topology
 from powervm_openstack.simulator.build.network import sea_element, trunk_element
 from powervm_openstack.simulator.build.partition import base_fields
 from powervm_openstack.simulator.build.system import container
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 NET = "ViosNetwork"
 STORAGE = "ViosStorage"

@@ -10,7 +10,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from powervm_openstack.simulator import files
+    from powervm_openstack.simulator.http import files
     from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vscsi
 
     network.install()

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import bad_request
 from powervm_openstack.simulator.model.ordering import CNA_ORDER, set_child
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 _MAC = re.compile(r"^[0-9A-F]{12}$")
 _FIRST_SLOT = 2

@@ -17,10 +17,10 @@ import re
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.errors import bad_request
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 MAX_NAME = 31
 _BAD_NAME = re.compile(r"[()\\<>*$&?|\[\]'\"`]|[^\x20-\x7e]")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator import jobs, xml
 from powervm_openstack.simulator.model import partition
 from powervm_openstack.simulator.model.lpar_config import num
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.runtime import jobs
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 #: Partition states in which a partition holds none of the system's memory or processors.
 DOWN_STATES = ("not activated", "error", "not available")

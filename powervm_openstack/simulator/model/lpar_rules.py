@@ -21,7 +21,6 @@ import uuid as uuidlib
 
 from lxml import etree
 
-from powervm_openstack.simulator import jobs, kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model.lpar_config import check_config, num
 from powervm_openstack.simulator.model.lpar_resources import (
@@ -33,8 +32,10 @@ from powervm_openstack.simulator.model.lpar_resources import (
     set_current,
 )
 from powervm_openstack.simulator.model.ordering import set_child
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.runtime import jobs
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 #: LogicalPartition children in schema order (base partition fields, then the LPAR tail).
 LPAR_ORDER = (

@@ -17,12 +17,12 @@ import re
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import adapters
 from powervm_openstack.simulator.model.ordering import TRUNK_ORDER, set_child
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 MAX_VLANS_PER_TRUNK = 20
 MAX_TRUNKS_PER_SEA = 16

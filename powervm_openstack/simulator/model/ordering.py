@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
+from powervm_openstack.simulator.state import xml
 
 #: TrunkAdapter children, schema order.
 TRUNK_ORDER = (

@@ -6,10 +6,10 @@ OS shutdown without RMC), so its progressive power-off logic behaves as on real 
 
 from __future__ import annotations
 
-from powervm_openstack.simulator import xml
-from powervm_openstack.simulator.jobs import JobFailed, register_job
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 _DOWN_STATES = ("not activated", "error", "not available")
 

@@ -22,7 +22,6 @@ from decimal import Decimal
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import adapters
 from powervm_openstack.simulator.model.ordering import set_child
@@ -37,8 +36,9 @@ from powervm_openstack.simulator.model.sriov_system import (
     system_of,
     take,
 )
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction, new_uuid
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction, new_uuid
 
 MAX_BACKING_DEVICES = 6
 _CENT = Decimal("0.01")

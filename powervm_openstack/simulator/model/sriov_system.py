@@ -19,12 +19,12 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import adapters
 from powervm_openstack.simulator.model.ordering import set_child
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 MAX_LABEL = 16
 MAX_SUBLABEL = 8

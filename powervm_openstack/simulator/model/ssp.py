@@ -18,12 +18,12 @@ import secrets
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.model.storage import gb
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Transaction
 
 MAX_LU_NAME = 79
 MIN_LU_GB = 0.01

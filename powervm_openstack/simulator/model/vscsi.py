@@ -25,12 +25,12 @@ from pathlib import Path
 
 from lxml import etree
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import bad_request
 from powervm_openstack.simulator.model import adapters, storage
 from powervm_openstack.simulator.model.ordering import set_child
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Store, Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store, Transaction
 
 LOG = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 import fixtures
 
 from powervm_openstack.compute import conf as pvm_conf
-from powervm_openstack.simulator import topology
+from powervm_openstack.simulator.http.server import SimulatorServer
 from powervm_openstack.simulator.model import vscsi
-from powervm_openstack.simulator.server import SimulatorServer
+from powervm_openstack.simulator.topology import loader as topology
 
 HOST_TOPOLOGY = Path(__file__).with_name("host.yaml")
 
@@ -39,7 +39,7 @@ class Simulator:
         for command in ("mkvterm", "rmvterm"):
             script = bindir / command
             script.write_text(
-                f'#!/bin/sh\nexec "{sys.executable}" -m powervm_openstack.simulator.vterm {command} "$@"\n'
+                f'#!/bin/sh\nexec "{sys.executable}" -m powervm_openstack.simulator.http.vterm {command} "$@"\n'
             )
             script.chmod(0o755)
         return str(bindir)

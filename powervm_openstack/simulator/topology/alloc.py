@@ -13,7 +13,7 @@ import dataclasses
 import re
 
 from powervm_openstack.simulator.build import Cna, Partition, Sea, VSwitch, derive_mac, derive_uuid
-from powervm_openstack.simulator.topology_fields import Fields, TopologyError
+from powervm_openstack.simulator.topology.fields import Fields, TopologyError
 
 _DEVICE = re.compile(r"ent\d+")
 _OS_DEVICE = re.compile(r"[A-Za-z][\w.-]{0,14}")

@@ -17,11 +17,11 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from powervm_openstack.simulator import atom, xml
 from powervm_openstack.simulator.errors import ApiError, not_found
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.routes import Route
-from powervm_openstack.simulator.store import Store, Transaction
+from powervm_openstack.simulator.http.routes import Route
+from powervm_openstack.simulator.state import atom, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store, Transaction
 
 LOG = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ is already open, still printing the port); ``rmvterm --id <id>`` closes it. This
 - ``VTerms``: per simulator, one VNC server (the RFB 3.8 handshake, no authentication, a blank
   640x480 desktop) per open partition terminal, on 127.0.0.1;
 - ``handle``: the admin endpoint ``PUT|DELETE /sim/vterm/<partition id>`` behind the commands;
-- ``main``: the commands themselves (``python -m powervm_openstack.simulator.vterm mkvterm --id 5
+- ``main``: the commands themselves (``python -m powervm_openstack.simulator.http.vterm mkvterm --id 5
   --vnc --local``), talking to the simulator at ``$POWERVM_SIM_URL``. Tests put wrappers named
   ``mkvterm``/``rmvterm`` on PATH.
 """
@@ -23,11 +23,11 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
-from powervm_openstack.simulator import xml
-from powervm_openstack.simulator.resources import Reply
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.resources import Reply
 
 if TYPE_CHECKING:
-    from powervm_openstack.simulator.app import SimulatorApp
+    from powervm_openstack.simulator.http.context import AppContext
 
 LOG = logging.getLogger(__name__)
 _PIXEL_FORMAT = struct.pack(">BBBBHHHBBBxxx", 32, 24, 0, 1, 255, 255, 255, 16, 8, 0)
@@ -98,9 +98,9 @@ class VTerms:
         return server is not None
 
 
-def handle(app: SimulatorApp, method: str, path: str) -> Reply:
+def handle(app: AppContext, method: str, path: str) -> Reply:
     """``PUT /sim/vterm/<id>`` opens (answers the port), ``DELETE`` closes; 404 for an unknown partition."""
-    terms = app.__dict__.setdefault("vterms", VTerms())
+    terms = app.vterms
     try:
         partition_id = int(path.rsplit("/", 1)[-1])
     except ValueError:

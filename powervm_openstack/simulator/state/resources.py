@@ -13,11 +13,11 @@ import logging
 
 from lxml import etree
 
-from powervm_openstack.simulator import atom, kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request, etag_mismatch, not_found
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.routes import Route
-from powervm_openstack.simulator.store import Store, Transaction, new_uuid
+from powervm_openstack.simulator.http.routes import Route
+from powervm_openstack.simulator.state import atom, kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store, Transaction, new_uuid
 
 LOG = logging.getLogger(__name__)
 

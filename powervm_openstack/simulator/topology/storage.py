@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from powervm_openstack.simulator.build import Partition, derive_uuid, storage
-from powervm_openstack.simulator.topology_fields import Fields, TopologyError, check_unique
+from powervm_openstack.simulator.topology.fields import Fields, TopologyError, check_unique
 
 _VG_KEYS = ("vios", "name", "capacity_gb", "physical_volume", "media_repository")
 _SSP_KEYS = ("name", "cluster", "tier", "capacity_gb", "vioses")

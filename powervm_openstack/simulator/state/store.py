@@ -19,9 +19,9 @@ import time
 import uuid as uuidlib
 from collections.abc import Iterable, Iterator
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.errors import ApiError
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (

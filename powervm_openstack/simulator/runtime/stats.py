@@ -9,8 +9,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
-from powervm_openstack.simulator import routes
 from powervm_openstack.simulator.errors import ApiError
+from powervm_openstack.simulator.http import routes
 
 
 class RequestStats:

@@ -12,14 +12,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from powervm_openstack.simulator import admin, atom, events, files, routes, stats
 from powervm_openstack.simulator.errors import ApiError, DropConnection, reason
-from powervm_openstack.simulator.faults import FaultInjector
-from powervm_openstack.simulator.jobs import Jobs
-from powervm_openstack.simulator.resources import Reply, Resources
-from powervm_openstack.simulator.sessions import Sessions
-from powervm_openstack.simulator.store import Store
-from powervm_openstack.simulator.xml import XMLError
+from powervm_openstack.simulator.http import admin, files, routes, vterm
+from powervm_openstack.simulator.runtime import events, stats
+from powervm_openstack.simulator.runtime.faults import FaultInjector
+from powervm_openstack.simulator.runtime.jobs import Jobs
+from powervm_openstack.simulator.runtime.sessions import Sessions
+from powervm_openstack.simulator.state import atom
+from powervm_openstack.simulator.state.resources import Reply, Resources
+from powervm_openstack.simulator.state.store import Store
+from powervm_openstack.simulator.state.xml import XMLError
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class SimulatorApp:
         self.faults = FaultInjector(sessions.expire_all, self.events.lose_events, seed=seed)
         self.max_body = max_body
         self.stats = stats.RequestStats()
+        self.vterms = vterm.VTerms()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"].upper()

@@ -18,9 +18,9 @@ import threading
 import time
 import uuid as uuidlib
 
-from powervm_openstack.simulator import atom, xml
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.store import Change, Store
+from powervm_openstack.simulator.state import atom, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Change, Store
 
 LOG = logging.getLogger(__name__)
 

@@ -15,11 +15,11 @@ from typing import Any
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 
 from powervm_openstack.simulator import model
-from powervm_openstack.simulator.app import SimulatorApp
 from powervm_openstack.simulator.errors import DropConnection
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.sessions import Sessions
-from powervm_openstack.simulator.store import Store
+from powervm_openstack.simulator.http.app import SimulatorApp
+from powervm_openstack.simulator.runtime.sessions import Sessions
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.store import Store
 
 LOG = logging.getLogger(__name__)
 

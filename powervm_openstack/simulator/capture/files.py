@@ -42,7 +42,7 @@ END = "END OF SECTION}"
 _MARKERS = (INFO, HEADERS, BODY)
 _BANNER = (
     "####################################################\n"
-    "# Captured PowerVM REST response (powervm_openstack.simulator.capture.snapshot)\n"
+    "# Captured PowerVM REST response (powervm_openstack.simulator.capture.importer.snapshot)\n"
     "# Format: INFO{ dict }, HEADERS{ dict }, BODY{ raw body }, each closed by END OF SECTION}\n"
     "####################################################\n"
 )

@@ -13,8 +13,8 @@ import tempfile
 import threading
 import time
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.errors import ApiError
+from powervm_openstack.simulator.state import xml
 
 LOG = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from powervm_openstack.simulator.build import SriovAdapter, SriovPort, System
-from powervm_openstack.simulator.topology_fields import Fields, TopologyError, check_unique
+from powervm_openstack.simulator.topology.fields import Fields, TopologyError, check_unique
 
 _SRIOV_KEYS = ("id", "location", "description", "mode", "state", "personality", "max_logical_ports", "ports")
 _PORT_KEYS = ("label", "sublabel", "location", "link", "speed", "granularity", "allocated_capacity",

@@ -10,13 +10,14 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from powervm_openstack.simulator.resources import Reply
+from powervm_openstack.simulator.http import vterm
+from powervm_openstack.simulator.state.resources import Reply
 
 if TYPE_CHECKING:
-    from powervm_openstack.simulator.app import SimulatorApp
+    from powervm_openstack.simulator.http.context import AppContext
 
 
-def handle(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -> Reply:
+def handle(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
     """Serve one admin request; bad input answers 400 with the reason."""
     try:
         return _route(app, method, path.rstrip("/"), environ)
@@ -24,12 +25,10 @@ def handle(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -
         return _json(400, {"error": str(exc)})
 
 
-def _route(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -> Reply:
+def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
     if path == "/sim/health":
         return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
     if path.startswith("/sim/vterm/"):
-        from powervm_openstack.simulator import vterm
-
         return vterm.handle(app, method, path)
     if path == "/sim/faults":
         return _faults(app, method, environ)
@@ -51,7 +50,7 @@ def _route(app: SimulatorApp, method: str, path: str, environ: dict[str, Any]) -
     return _json(404, {"error": f"No admin endpoint {method} {path}."})
 
 
-def _faults(app: SimulatorApp, method: str, environ: dict[str, Any]) -> Reply:
+def _faults(app: AppContext, method: str, environ: dict[str, Any]) -> Reply:
     if method == "PUT":
         app.faults.set_rules(_body(environ) or [])
     elif method == "POST":

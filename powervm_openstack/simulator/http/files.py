@@ -17,15 +17,15 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from powervm_openstack.simulator import kinds, xml
 from powervm_openstack.simulator.errors import ApiError, bad_request, not_found
 from powervm_openstack.simulator.model import storage
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.resources import Reply
-from powervm_openstack.simulator.store import Transaction
+from powervm_openstack.simulator.state import kinds, xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.state.resources import Reply
+from powervm_openstack.simulator.state.store import Transaction
 
 if TYPE_CHECKING:
-    from powervm_openstack.simulator.app import SimulatorApp
+    from powervm_openstack.simulator.http.context import AppContext
 
 LOG = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def _disk_capacity(txn: Transaction, vios_uuid: str, udid: str) -> float:
     raise bad_request(f"TargetDeviceUniqueDeviceID {udid!r} is not a virtual disk or logical unit of VIOS {vios_uuid}.")
 
 
-def serve_contents(app: SimulatorApp, environ: dict[str, Any], method: str, path: str) -> Reply:
+def serve_contents(app: AppContext, environ: dict[str, Any], method: str, path: str) -> Reply:
     """``PUT``/``POST`` the bytes of a File; answers 204 once they are on the device."""
     app.sessions.check(environ.get("HTTP_X_API_SESSION"))
     if method not in ("PUT", "POST"):

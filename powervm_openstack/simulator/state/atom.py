@@ -16,8 +16,8 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 GENERATOR = "IBM Power Systems Management Console"
 

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import yaml
 
-from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.build import (
     Bridge,
     Partition,
@@ -38,15 +37,16 @@ from powervm_openstack.simulator.build import (
     system,
     vios,
 )
-from powervm_openstack.simulator.record import Record
-from powervm_openstack.simulator.topology_alloc import Adapters
-from powervm_openstack.simulator.topology_fields import REQUIRED, Fields, TopologyError, check_unique
-from powervm_openstack.simulator.topology_sriov import parse_sriov
-from powervm_openstack.simulator.topology_storage import parse_storage
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+from powervm_openstack.simulator.topology.alloc import Adapters
+from powervm_openstack.simulator.topology.fields import REQUIRED, Fields, TopologyError, check_unique
+from powervm_openstack.simulator.topology.sriov import parse_sriov
+from powervm_openstack.simulator.topology.storage import parse_storage
 
 __all__ = ["DEFAULT", "TOPOLOGIES", "TopologyError", "load", "parse", "parse_file", "records"]
 
-TOPOLOGIES = Path(__file__).parent / "topologies"
+TOPOLOGIES = Path(__file__).parents[1] / "topologies"
 DEFAULT = TOPOLOGIES / "default.yaml"
 
 #: Limits real PowerVM enforces.

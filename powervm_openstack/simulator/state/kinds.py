@@ -12,8 +12,8 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from powervm_openstack.simulator.record import Record
-    from powervm_openstack.simulator.store import Transaction
+    from powervm_openstack.simulator.state.record import Record
+    from powervm_openstack.simulator.state.store import Transaction
 
 
 @dataclasses.dataclass(frozen=True)

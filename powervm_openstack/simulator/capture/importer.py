@@ -28,8 +28,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from powervm_openstack.simulator import xml
-from powervm_openstack.simulator.capture_files import (
+from powervm_openstack.simulator.capture.files import (
     CaptureError,
     ResponseFile,
     is_response_text,
@@ -37,7 +36,8 @@ from powervm_openstack.simulator.capture_files import (
     read_text,
     snapshot,
 )
-from powervm_openstack.simulator.record import Record
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
 
 __all__ = [
     "CaptureError",

@@ -1,0 +1,1 @@
+"""Captured REST responses imported as state, and snapshots of a live NovaLink."""

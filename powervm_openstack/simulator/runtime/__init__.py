@@ -1,0 +1,1 @@
+"""What runs beside the state: jobs, the event feed, fault injection, sessions, request counts."""

@@ -1,0 +1,1 @@
+"""Topology files (YAML) describing one managed system, turned into simulator state."""
