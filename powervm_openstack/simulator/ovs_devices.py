@@ -47,6 +47,7 @@ class Device:
     vswitch_id: str
     pvid: str
     guest_netns: str | None = None
+    client_uuid: str | None = None
 
 
 def parse_ext_ids(text: str | None) -> dict[str, str]:
@@ -168,19 +169,25 @@ class OvsDeviceHost:
         LOG.info("Trunk %s: device %s on OVS bridge %s with %s", dev.trunk_uuid, dev.name, dev.bridge, ext_ids)
 
     def _join_client(self, view: Any, rec: Record, parent: Record) -> None:
-        """Move the peer end of the trunk joined to client adapter ``rec`` into its partition's namespace."""
-        vswitch, pvid = xml.text(rec.element, "VirtualSwitchID"), xml.text(rec.element, "PortVLANID")
-        matches = [d for d in self.devices.values() if (d.vswitch_id, d.pvid) == (vswitch, pvid)]
-        if len(matches) != 1 or matches[0].guest_netns:
+        """Move the peer end of the trunk joined to client adapter ``rec`` into its partition's namespace.
+
+        The trunk is the newest device on the client's switch and PVID not yet joined (pypowervm
+        creates the trunk first, then the client adapter).
+        """
+        if any(d.client_uuid == rec.uuid for d in self.devices.values()):
             return
-        dev = matches[0]
+        vswitch, pvid = xml.text(rec.element, "VirtualSwitchID"), xml.text(rec.element, "PortVLANID")
+        free = [d for d in self.devices.values() if (d.vswitch_id, d.pvid) == (vswitch, pvid) and not d.client_uuid]
+        if not free:
+            return
+        dev = free[-1]
         ns = self.guest_netns(xml.text(parent.element, "PartitionID") or parent.uuid[:8])
         if ns not in self._namespaces:
             _run(["ip", "netns", "add", ns], check=False)
             _run(["ip", "-n", ns, "link", "set", "lo", "up"])
             self._namespaces.add(ns)
         _run(["ip", "link", "set", dev.peer, "netns", ns])
-        dev.guest_netns = ns
+        dev.guest_netns, dev.client_uuid = ns, rec.uuid
         mac = xml.text(rec.element, "MACAddress")
         if mac:
             _run(["ip", "-n", ns, "link", "set", dev.peer, "address", pvm_mac_to_linux(mac)])
