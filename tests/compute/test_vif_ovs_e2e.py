@@ -166,3 +166,44 @@ def _ofport(sandbox: OvsSandbox, dev: str) -> int:
         return int(sandbox.vsctl("get", "Interface", dev, "ofport"))
     except (RuntimeError, ValueError):
         return -1
+
+
+def test_partitions_ping_through_br_int_unless_the_group_forbids_icmp(neutron, agent, host, conf, network):
+    adapter, devices = host
+    allow = _group(neutron, "icmp-in", {"protocol": "icmp"})
+    deny = _group(neutron, "no-icmp", {"protocol": "tcp", "port_range_min": 2222, "port_range_max": 2222})
+    plugged = []
+    for ip in ("10.77.0.21", "10.77.0.22"):
+        instance = str(uuid.uuid4())
+        port = new_port(neutron, agent, network, instance, ip, [allow["id"]])
+        vif = vif_of(port, network)
+        lpar = new_lpar(adapter, "ping")
+        driver_for(adapter, conf, vif, instance).plug(lpar.uuid, vif)
+        netns = devices.guest_netns(lpar.id)
+        dev = next(d for d in devices.devices.values() if d.name == vif["devname"])
+        assert dev.guest_netns == netns  # the partition's end of the trunk, with the port's MAC
+        subprocess.run(["ip", "-n", netns, "addr", "add", f"{ip}/24", "dev", dev.peer], check=True)
+        plugged.append((port, vif, lpar, netns))
+    for port, *_ in plugged:
+        wait_for(lambda port=port: status(neutron, port) == "ACTIVE", f"port {port['id']} ACTIVE", timeout=60)
+    source = plugged[0][3]
+    wait_for(lambda: _ping(source, "10.77.0.22"), "ping between the partitions through br-int", timeout=30)
+
+    for port, *_ in plugged:
+        neutron.put(f"/v2.0/ports/{port['id']}", {"port": {"security_groups": [deny["id"]]}})
+    wait_for(lambda: not _ping(source, "10.77.0.22"), "ICMP blocked by a group without an ICMP rule", timeout=30)
+    assert not _ping(source, "10.77.0.22")
+    for port, vif, lpar, _ in plugged:
+        driver_for(adapter, conf, vif, port["device_id"]).unplug(lpar.uuid, vif)
+
+
+def _group(neutron, name: str, rule: dict) -> dict:
+    group = neutron.post("/v2.0/security-groups", {"security_group": {"name": name}})["security_group"]
+    body = {"security_group_id": group["id"], "direction": "ingress", "ethertype": "IPv4", **rule}
+    neutron.post("/v2.0/security-group-rules", {"security_group_rule": body})
+    return group
+
+
+def _ping(netns: str, ip: str) -> bool:
+    argv = ["ip", "netns", "exec", netns, "ping", "-c", "1", "-W", "1", ip]
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
