@@ -12,7 +12,7 @@ from pypowervm.tasks import partition as pvm_par
 from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute import conf as pvm_conf
-from powervm_openstack.compute.vif import driver_for, ovs
+from powervm_openstack.compute.vif import driver_for, ovs, ovs_lpm
 from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
@@ -111,4 +111,31 @@ def test_orphaned_trunks_are_removed_at_start(adapter, conf):
     (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
     cna.delete()  # the client went away (failed migration, partition deleted behind nova's back)
     assert vif["devname"] in ovs.remove_orphan_trunks(adapter, "NovaLinkVEABridge")
+    assert not [t for t in trunks_of(adapter) if t.dev_name == vif["devname"]]
+
+
+def test_live_migration_hooks_move_the_trunk_between_two_hosts(adapter, conf):
+    """Source = the module's host, destination = a second simulated host; the partition's move is simulated."""
+    lpar = new_lpar(adapter, "lpm")
+    vif = ovs_vif("fa:16:3e:10:00:05")
+    instance = str(uuid.uuid4())
+    driver_for(adapter, conf, vif, instance).plug(lpar.uuid, vif)
+    with running_simulator(event_wait=0.5) as dest_sim:
+        dest = connect(dest_sim)
+        try:
+            stale = ovs_lpm.pre_live_migration_dest(dest, conf, [vif], instance)  # a first try that fails
+            assert ovs_lpm.rollback_live_migration_dest(dest, [vif]) == [vif["devname"]]
+            assert not [t for t in trunks_of(dest) if t.dev_name == vif["devname"]]
+            ovs_lpm.pre_live_migration_dest(dest, conf, [vif], instance)
+            ovs_lpm.pre_live_migration_dest(dest, conf, [vif], instance)  # a leftover of the same name is replaced
+            (trunk,) = [t for t in trunks_of(dest) if t.dev_name == vif["devname"]]
+            mappings = ovs_lpm.pre_live_migration_dest(dest, conf, [vif], instance)
+            (trunk,) = [t for t in trunks_of(dest) if t.dev_name == vif["devname"]]
+            assert set(mappings) == set(stale) == {"FA163E100005"} and mappings["FA163E100005"] == trunk.pvid
+            assert ovs_ids(trunk)["vm-uuid"] == instance and trunk.ovs_bridge == "br-int"
+        finally:
+            disconnect(dest)
+    (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
+    cna.delete()  # the client adapter left with the partition
+    assert ovs_lpm.post_live_migration_source(adapter, [vif]) == [vif["devname"]]
     assert not [t for t in trunks_of(adapter) if t.dev_name == vif["devname"]]
