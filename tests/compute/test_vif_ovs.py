@@ -139,3 +139,17 @@ def test_live_migration_hooks_move_the_trunk_between_two_hosts(adapter, conf):
     cna.delete()  # the client adapter left with the partition
     assert ovs_lpm.post_live_migration_source(adapter, [vif]) == [vif["devname"]]
     assert not [t for t in trunks_of(adapter) if t.dev_name == vif["devname"]]
+
+
+def test_the_private_switch_is_created_when_missing(adapter):
+    opts = cfg.ConfigOpts()
+    pvm_conf.register_opts(opts)
+    opts([], project="nova")
+    opts.set_override("pvm_vswitch_for_novalink_io", "OvsPrivateVEA", group="powervm")
+    lpar = new_lpar(adapter, "o")
+    vif = ovs_vif("fa:16:3e:10:00:06")
+    driver_for(adapter, opts, vif, "i").plug(lpar.uuid, vif)
+    switch = pvm_net.VSwitch.search(adapter, parent_type="ManagedSystem", one_result=True, name="OvsPrivateVEA")
+    (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
+    assert switch is not None and cna.vswitch_id == switch.switch_id
+    driver_for(adapter, opts, vif, "i").unplug(lpar.uuid, vif)
