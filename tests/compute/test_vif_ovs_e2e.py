@@ -1,4 +1,4 @@
-"""``ovs`` VIFs end to end: the VIF driver, the simulator's trunk devices, a real Open vSwitch
+"""``ovs`` VIFs end to end: the compute driver's plug_vifs, the simulator's trunk devices, a real Open vSwitch
 (userspace datapath), the real neutron 29 OVS agent (openvswitch firewall, QoS) and neutron server.
 
 The simulated NovaLink turns each OVS trunk into a veth pair (``simulator.ovs_devices``): the end
@@ -8,6 +8,7 @@ named after the port is on br-int, the other end sits in a namespace standing fo
 from __future__ import annotations
 
 import subprocess
+import types
 import uuid
 
 import pytest
@@ -122,9 +123,10 @@ def test_plugged_port_goes_active_with_firewall_flows_and_qos(ovs_sandbox, neutr
     port = new_port(neutron, agent, network, instance, "10.77.0.5", [group["id"]])
     assert port["binding:vif_type"] == "ovs", port
     vif = vif_of(port, network)
-    lpar = new_lpar(adapter, "ovs")
-    driver = driver_for(adapter, conf, vif, instance)
-    driver.plug(lpar.uuid, vif)
+    new_lpar(adapter, "ovs", instance_uuid=instance)
+    compute = _compute_driver(adapter)
+    server = types.SimpleNamespace(uuid=instance, name="ovs-e2e")
+    compute.plug_vifs(server, [vif])
 
     dev = vif["devname"]
     ids = ovs_sandbox.vsctl("get", "Interface", dev, "external_ids")
@@ -144,16 +146,25 @@ def test_plugged_port_goes_active_with_firewall_flows_and_qos(ovs_sandbox, neutr
     wait_for(lambda: ovs_sandbox.vsctl("get", "Interface", dev, "ingress_policing_rate") == "3000",
              "QoS bandwidth limit on the trunk's OVS interface", timeout=30)  # fmt: skip
 
-    # A NovaLink reboot loses the device; nova's plug on host start brings it back.
+    # A NovaLink reboot loses the device; nova's plug_vifs on host start brings it back.
     assert dev in devices.reboot() and not link_exists(dev)
-    driver.plug(lpar.uuid, vif)
+    compute.plug_vifs(server, [vif])
     assert link_exists(dev)
     assert port["id"] in ovs_sandbox.vsctl("get", "Interface", dev, "external_ids:iface-id")
     wait_for(lambda: status(neutron, port) == "ACTIVE" and _ofport(ovs_sandbox, dev) > 0, "port ACTIVE after re-plug")
 
-    assert driver.unplug(lpar.uuid, vif)
+    compute.unplug_vifs(server, [vif])
     assert not link_exists(dev) and dev not in ovs_sandbox.vsctl("list-ports", "br-int").split()
     wait_for(lambda: status(neutron, port) == "DOWN", f"port {port['id']} DOWN after unplug", timeout=60)
+
+
+def _compute_driver(adapter):
+    """The PowerVM compute driver on this session (init_host's connection is covered by nova's harness)."""
+    from powervm_openstack.compute.driver import PowerVMDriver
+
+    compute = PowerVMDriver(virtapi=None)
+    compute.adapter = adapter
+    return compute
 
 
 def _flows_with(sandbox: OvsSandbox, text: str) -> str | None:
