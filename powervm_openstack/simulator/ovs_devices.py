@@ -96,8 +96,10 @@ class OvsDeviceHost:
     def sync(self, store: Store) -> None:
         """Apply every ClientNetworkAdapter change since the last call."""
         with self._lock:
-            changes = [c for c in store.changes_since(self._seen) if c.kind == _CNA]
-            self._seen = max([self._seen, store.last_change_id()])
+            changes = []
+            while batch := store.changes_since(self._seen):
+                self._seen = batch[-1].id
+                changes += [c for c in batch if c.kind == _CNA]
             for change in changes:
                 if change.event_type == "DELETE_URI":
                     self._remove(change.uuid or "")
