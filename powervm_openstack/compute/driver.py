@@ -80,6 +80,7 @@ class PowerVMDriver(driver.ComputeDriver):
         except pvm_conf.PowerVMConfigError as err:
             raise nova_exc.InvalidConfiguration(reason=str(err)) from err
         self.media = media.ConfigDrive(self.adapter, CONF)
+        vifs.ovs.remove_orphan_trunks(self.adapter, CONF.powervm.pvm_vswitch_for_novalink_io)
         self._load_known_instances(host)
         self._events = events.PartitionEvents(self.adapter, self.emit_event, self._instance_uuid_of)
         self.adapter.session.get_event_listener().subscribe(self._events)

@@ -149,6 +149,9 @@ class NeutronServer:
         env["OS_NEUTRON_CONFIG_DIR"] = str(self.etc_dir)
         env["OS_NEUTRON_CONFIG_FILES"] = "neutron.conf;plugins/ml2/ml2_conf.ini"
         env["PYTHONUNBUFFERED"] = "1"
+        # neutron asks uwsgi/mod_wsgi for the API worker count, else this variable; the OVN driver's
+        # hash ring (which delivers port-up events) fails without it. gunicorn runs one worker (-w 1).
+        env["ASGI_WORKERS"] = "1"
         return env
 
     def _config_args(self) -> list[str]:

@@ -62,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--token-dir", help="folder for local (file-based) logon tokens")
     serve.add_argument("--tls-cert", help="PEM certificate (chain): serve https instead of http")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    serve.add_argument("--ovs-db", help="ovsdb socket (unix:/path): OVS trunks become real devices on it (root)")
     serve.set_defaults(func=_serve)
 
     faults = sub.add_parser("faults", help="show, set or clear fault rules of a running simulator")
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace) -> int:
     from powervm_openstack.simulator.capture import importer as capture
     from powervm_openstack.simulator.http.server import SimulatorServer
+    from powervm_openstack.simulator.runtime.ovs_devices import OvsDeviceHost
     from powervm_openstack.simulator.topology import loader as topology
 
     if args.capture:
@@ -104,11 +106,14 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.faults:
         server.app.faults.set_rules(_read_rules(args.faults))
+    devices = OvsDeviceHost(args.ovs_db).attach(server.store) if args.ovs_db else None
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    if devices is not None:
+        devices.close()
     server.store.close()
     LOG.info("Simulator stopped")
     return 0

@@ -33,4 +33,4 @@ def driver_for(adapter: Any, conf: Any, vif: Any, instance_uuid: str) -> VifDriv
             f"Instance {instance_uuid}: vif type {vif['type']!r} of port {vif['id']} is not supported on PowerVM; "
             f"supported: {', '.join(SUPPORTED)}."
         )
-    return cls(adapter, conf)
+    return cls(adapter, conf, instance_uuid)

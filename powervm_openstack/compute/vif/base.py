@@ -15,9 +15,10 @@ from powervm_openstack.pvm.vif_event import pvm_mac
 class VifDriver(abc.ABC):
     vif_type = ""
 
-    def __init__(self, adapter: Any, conf: Any) -> None:
+    def __init__(self, adapter: Any, conf: Any, instance_uuid: str | None = None) -> None:
         self.adapter = adapter
         self.conf = conf
+        self.instance_uuid = instance_uuid
 
     @abc.abstractmethod
     def plug(self, lpar_uuid: str, vif: Any) -> str:

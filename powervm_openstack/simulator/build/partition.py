@@ -40,7 +40,8 @@ def build_lpar(part: Partition, topo: Topology) -> Record:
 def base_fields(elem: etree._Element, part: Partition, topo: Topology, cna_links: bool) -> None:
     """Append the shared base-partition fields, in ``BP_EL_ORDER``.
 
-    ``cna_links`` adds ``ClientNetworkAdapters`` (LPAR documents list their CNAs; VIOS ones do not).
+    ``cna_links`` adds ``ClientNetworkAdapters``: the links to the partition's virtual Ethernet
+    adapters, which LPAR and VIOS documents both carry (``fake_vios_feed.txt``).
     """
     xml.leaf(elem, "AvailabilityPriority", 191 if part.kind == "VirtualIOServer" else 127, kb="UOD")
     compat = topo.system.compat_modes[-1] if part.is_active else "default"
@@ -63,7 +64,7 @@ def base_fields(elem: etree._Element, part: Partition, topo: Topology, cna_links
         xml.leaf(elem, "ResourceMonitoringIPAddress", part.rmc_ip)
     xml.link(elem, "AssociatedManagedSystem", system_href(topo.system.uuid))
     if cna_links:
-        _cna_links(elem, part)
+        _cna_links(elem, part, topo)
     leaves(elem, [("MACAddressPrefix", "")])
     xml.leaf(elem, "IsServicePartition", part.is_mgmt)
     refcode = _RUNNING_REFCODE[part.env] if part.is_active else "00000000"
@@ -74,9 +75,10 @@ def base_fields(elem: etree._Element, part: Partition, topo: Topology, cna_links
     xml.leaf(elem, "Uptime", 86400 if part.is_active else 0, kb="ROO").set("ksv", "V1_5_0")
 
 
-def _cna_links(elem: etree._Element, part: Partition) -> None:
+def _cna_links(elem: etree._Element, part: Partition, topo: Topology) -> None:
+    """One link per ClientNetworkAdapter child, in the order of ``topo.all_cnas`` (SEA trunks included)."""
     holder = bare(elem, "ClientNetworkAdapters", kb="CUR")
-    for cna in part.cnas:
+    for _, cna in (pc for pc in topo.all_cnas() if pc[0] is part):
         etree.SubElement(holder, xml.q("link"), attrib={"href": cna_href(part, cna.uuid), "rel": "related"})
 
 

@@ -27,7 +27,7 @@ STORAGE = "ViosStorage"
 def build_vios(vios: Partition, topo: Topology) -> Record:
     """A VirtualIOServer record, a child of the ManagedSystem."""
     elem = xml.root("VirtualIOServer", vios.uuid)
-    base_fields(elem, vios, topo, cna_links=False)
+    base_fields(elem, vios, topo, cna_links=True)
     for tag in ("APICapable", "IsVNICCapable"):
         xml.leaf(elem, tag, True)
     xml.leaf(elem, "VNICFailOverCapable", True).set("ksv", "V1_4_0")

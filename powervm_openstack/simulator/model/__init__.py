@@ -11,9 +11,10 @@ def install() -> None:
     if _installed:
         return
     from powervm_openstack.simulator.http import files
-    from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vscsi
+    from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vnets, vscsi
 
     network.install()
+    vnets.install()
     partition.install()
     lpar_rules.install()  # after partition: wraps its power jobs with the system's resource accounting
     storage.install()

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
+from powervm_openstack.simulator.model import vnets
 from powervm_openstack.simulator.model.ordering import CNA_ORDER, set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -51,17 +52,21 @@ def switch_href(adapter: etree._Element) -> str | None:
     return child.get("href") if child is not None else None
 
 
-def resolve_vswitch(txn: Transaction, adapter: etree._Element, order: Sequence[str]) -> None:
-    """Set ``VirtualSwitchID`` from the adapter's switch link; refuse an unknown switch."""
+def resolve_vswitch(txn: Transaction, adapter: etree._Element, order: Sequence[str]) -> Record | None:
+    """Set ``VirtualSwitchID`` from the adapter's switch link; refuse an unknown switch.
+
+    Returns the switch (None for an adapter that names only a switch id, as partial captures do).
+    """
     href = switch_href(adapter)
     if not href:
         if xml.text(adapter, "VirtualSwitchID") is None:
             raise bad_request("The adapter names no virtual switch (AssociatedVirtualSwitch).")
-        return
+        return None
     vswitch = txn.get("VirtualSwitch", href_uuid(href))
     if vswitch is None:
         raise bad_request(f"The virtual switch {href} does not exist.")
     set_child(adapter, "VirtualSwitchID", xml.text(vswitch.element, "SwitchID", "0"), order)
+    return vswitch
 
 
 def partition_id(part: Record) -> int:
@@ -77,12 +82,27 @@ def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> 
     return max(used | {_FIRST_SLOT - 1}) + 1
 
 
+def system_of(txn: Transaction, part: Record) -> Record | None:
+    """The ManagedSystem a partition belongs to: its parent, else its AssociatedManagedSystem link."""
+    if part.parent_kind == "ManagedSystem" and part.parent_uuid:
+        found = txn.get("ManagedSystem", part.parent_uuid)
+        if found is not None:
+            return found
+    link = xml.find(part.element, "AssociatedManagedSystem")
+    if link is not None and link.get("href"):
+        found = txn.get("ManagedSystem", href_uuid(link.get("href") or ""))
+        if found is not None:
+            return found
+    systems = txn.find("ManagedSystem")  # a partial capture: the one system a NovaLink manages
+    return systems[0] if systems else None
+
+
 def location_code(txn: Transaction, part: Record, slot: int) -> str:
-    """``U<type>.<model>.<serial>-V<partition id>-C<slot>`` as firmware writes it."""
-    systems = txn.find("ManagedSystem")
+    """``U<type>.<model>.<serial>-V<partition id>-C<slot>`` as firmware writes it, of the partition's system."""
+    system = system_of(txn, part)
     mtms = "U9009.22A.0000000"
-    if systems:
-        sysel = systems[0].element
+    if system is not None:
+        sysel = system.element
         mtype = xml.text(sysel, "MachineTypeModelAndSerialNumber/MachineType", "9009")
         model = xml.text(sysel, "MachineTypeModelAndSerialNumber/Model", "22A")
         serial = xml.text(sysel, "MachineTypeModelAndSerialNumber/SerialNumber", "0000000")
@@ -117,8 +137,10 @@ class ClientAdapterRules(kinds.Behaviour):
         slot = int_text(elem, "VirtualSlotNumber") if xml.text(elem, "VirtualSlotNumber") else next_slot(txn, parent)
         loc = location_code(txn, parent, slot)
         mac = (xml.text(elem, "MACAddress") or new_mac()).upper()
+        if xml.text(elem, "TrunkPriority") is None:  # trunks carry no AdapterType (cna_feed1.txt)
+            set_child(elem, "AdapterType", "Client", CNA_ORDER)
         for tag, value in (
-            ("AdapterType", "Client"), ("DynamicReconfigurationConnectorName", loc), ("LocationCode", loc),
+            ("DynamicReconfigurationConnectorName", loc), ("LocationCode", loc),
             ("LocalPartitionID", partition_id(parent)), ("RequiredAdapter", False), ("VariedOn", True),
             ("UseNextAvailableSlotID", False), ("UseNextAvailableHighSlotID", False),
             ("VirtualSlotNumber", slot), ("Enabled", True), ("MACAddress", mac),
@@ -141,7 +163,20 @@ class ClientAdapterRules(kinds.Behaviour):
         check_vlan(int_text(elem, "PortVLANID"), f"client adapter {uuid}")
         for vlan in xml.vlan_list(xml.text(elem, "TaggedVLANIDs")):
             check_vlan(vlan, f"client adapter {uuid} (tagged)")
-        resolve_vswitch(txn, elem, CNA_ORDER)
+        vswitch = resolve_vswitch(txn, elem, CNA_ORDER)
+        if vswitch is not None:
+            pvid, tagged = int_text(elem, "PortVLANID"), xml.vlan_list(xml.text(elem, "TaggedVLANIDs"))
+            links = vnets.adapter_vnets(txn, vswitch, pvid, tagged)
+            holder = xml.find(elem, "VirtualNetworks")
+            if holder is None:
+                set_child(elem, "VirtualNetworks", "", CNA_ORDER, kb="CUR")
+                holder = xml.find(elem, "VirtualNetworks")
+            assert holder is not None
+            holder.text = None
+            for child in list(holder):
+                holder.remove(child)
+            for href in links:
+                etree.SubElement(holder, xml.q("link"), attrib={"href": href, "rel": "related"})
         mac = xml.text(elem, "MACAddress")
         if mac is not None:
             _check_mac(txn, mac.upper(), uuid)

@@ -4,7 +4,8 @@ What real NovaLink does, and so this module does, inside the update's transactio
 - the SEAs' ``TrunkAdapters`` are the truth for a bridge's VLANs (PVM mode); load groups are
   rebuilt from them, whatever the client sent in ``LoadGroups``;
 - a change made to one SEA of a redundant (failover or load-sharing) pair reaches every SEA;
-- new trunk adapters get their slot, location code, device name and MAC on their VIOS;
+- new trunk adapters get their slot, location code (of their VIOS's own system), device name and
+  MAC on their VIOS; each VLAN they bridge gets its VirtualNetwork (``vnets``);
 - each VIOS document's SEAs and trunk adapters follow the bridge;
 - firmware limits are enforced: at most 20 tagged VLANs per trunk, 16 trunks per SEA, no VLAN
   twice on one SEA, no VLAN already bridged by a trunk outside any SEA on that VIOS and switch.
@@ -18,7 +19,7 @@ import re
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request
-from powervm_openstack.simulator.model import adapters
+from powervm_openstack.simulator.model import adapters, vnets
 from powervm_openstack.simulator.model.ordering import TRUNK_ORDER, set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -131,8 +132,14 @@ def _vios_of(txn: Transaction, sea: etree._Element) -> Record | None:
 
 
 def _complete_trunk(txn: Transaction, trunk: etree._Element, vios: Record | None, sea: etree._Element) -> None:
-    """Assign what the server assigns to a new trunk adapter: slot, location, device, MAC, switch."""
-    adapters.resolve_vswitch(txn, trunk, TRUNK_ORDER)
+    """Assign what the server assigns to a new trunk adapter: slot, location, device, MAC, switch.
+
+    Every VLAN the trunk bridges gets its VirtualNetwork on the trunk's switch (see ``vnets``).
+    """
+    switch = adapters.resolve_vswitch(txn, trunk, TRUNK_ORDER)
+    if switch is not None:
+        tagged = xml.vlan_list(xml.text(trunk, "TaggedVLANIDs"))
+        vnets.adapter_vnets(txn, switch, adapters.int_text(trunk, "PortVLANID"), tagged)
     if xml.text(trunk, "VirtualSlotNumber"):
         return
     if vios is not None:

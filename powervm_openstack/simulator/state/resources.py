@@ -66,24 +66,32 @@ class Resources:
 
     def _collection(self, view: Transaction, route: Route) -> list[Record]:
         if route.parent_kind is None:
+            _check_root_feed(route.kind)
             return view.find(route.kind)
         parent_uuid = route.parent_uuid or ""
         parent = view.get(route.parent_kind, parent_uuid)
+        if parent is None:
+            # A partial capture may hold children whose parent it did not capture: serve those;
+            # any other missing parent is 404, whatever the child kind.
+            found = view.find(route.kind, parent_uuid)
+            if not found:
+                raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
+            return found
         if route.parent_kind == "ManagedSystem" and view.count("ManagedSystem") <= 1:
             # A NovaLink manages one system: everything in the state belongs to it, also
             # objects imported from captures of other systems.
-            found = view.find(route.kind)
-        else:
-            found = view.find(route.kind, parent_uuid)
-        # A partial capture may hold children whose parent it did not capture: serve them.
-        if not found and parent is None:
-            raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
-        return found
+            return view.find(route.kind)
+        return view.find(route.kind, parent_uuid)
 
     def _get(self, view: Transaction, route: Route) -> Record:
         rec = view.get(route.kind, route.uuid or "")
         if rec is None:
             raise not_found(f"The {route.kind} {route.uuid}")
+        if route.parent_kind is None:
+            _check_root_feed(route.kind)
+        elif (rec.parent_uuid or "").lower() != (route.parent_uuid or "").lower():
+            if view.get(route.parent_kind, route.parent_uuid or "") is None:
+                raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
         return rec
 
     def _quick(self, view: Transaction, route: Route) -> Reply:
@@ -161,6 +169,17 @@ class Resources:
             txn.delete(rec)
         LOG.info("Deleted %s %s", rec.kind, rec.uuid)
         return Reply(204)
+
+
+def _check_root_feed(kind: str) -> None:
+    """Refuse a root URI for a kind that lives only under a parent, as NovaLink does (404).
+
+    Real NovaLink has no system-wide ``/rest/api/uom/ClientNetworkAdapter`` (or NetworkBridge, ...)
+    collection: pypowervm always reads adapters as children of their partition.
+    """
+    known = kinds.lookup(kind)
+    if known is not None and not known.root:
+        raise not_found(f"The resource {kind} (it exists only under its {' or '.join(known.parents)})")
 
 
 def _object_from_body(body: bytes, kind: str) -> etree._Element:

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from powervm_openstack.simulator.errors import ApiError
 from powervm_openstack.simulator.state import xml
@@ -221,6 +221,8 @@ class Store:
         self._closed = False
         self._log_bodies = log_bodies
         self.changed = threading.Condition(threading.Lock())
+        # called with the store after each committed change, in the committing thread (ovs_devices)
+        self.after_commit: list[Callable[[Store], None]] = []
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -238,6 +240,8 @@ class Store:
         if txn.changed:
             with self.changed:
                 self.changed.notify_all()
+            for hook in list(self.after_commit):
+                hook(self)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[Transaction]:
