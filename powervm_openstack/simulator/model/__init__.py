@@ -11,7 +11,17 @@ def install() -> None:
     if _installed:
         return
     from powervm_openstack.simulator import files
-    from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vnets, vscsi
+    from powervm_openstack.simulator.model import (
+        host_jobs,
+        lpar_rules,
+        network,
+        partition,
+        sriov,
+        ssp,
+        storage,
+        vnets,
+        vscsi,
+    )
 
     network.install()
     vnets.install()
@@ -21,5 +31,6 @@ def install() -> None:
     vscsi.install()
     ssp.install()
     files.install()
+    host_jobs.install()
     sriov.install()
     _installed = True
