@@ -57,8 +57,8 @@ class Resources:
     def _feed(self, view: Transaction, route: Route, groups: set[str] | None, base: str, query: str) -> Reply:
         records = self._collection(view, route)
         if route.suffix == "search":
-            prop, value = route.search()
-            records = [r for r in records if xml.text(r.element, prop) == value]
+            prop, value, negated = route.search()
+            records = [r for r in records if (xml.text(r.element, prop) == value) != negated]
         path = route.collection_path()
         body = atom.render_feed([(r, f"{path}/{r.uuid}{query}") for r in records], path + query, base, groups)
         return Reply(200, body, {"ETag": atom.feed_etag(records)})

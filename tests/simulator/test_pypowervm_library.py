@@ -16,6 +16,22 @@ Covered (pypowervm function -> what is checked):
 - ``tasks.network_bridger.ensure_vlans_on_nb``: a new trunk's location code is its VIOS's system's;
 - REST shape: no system-wide ClientNetworkAdapter feed; VIOS documents link their adapters; a child
   collection of a missing parent is 404 for every child kind.
+- ``tasks.power.PowerOp.start/stop``, ``power_on``, ``power_off_progressive`` with
+  ``tasks.power_opts.PowerOffOpts``: RMC and the DLPAR capabilities follow the power state (OS
+  shutdown, a powered-off VIOS); OS shutdown without RMC raises ``OSShutdownNoRMC`` and the
+  progressive power-off falls back to VSP;
+- ``EntryWrapper.update`` of a running partition (DLPAR): current memory, processing units and
+  virtual processors move, so do the system's ``memory_free`` and ``proc_units_avail``; refused
+  outside the current minimum/maximum and without RMC; a stopped partition changes offline;
+- ``tasks.memory.calculate_memory_overhead_on_host`` (``QueryReservedMemoryRequiredForPartition``),
+  ``tasks.vterm.close_vterm`` (the ``CloseVterm`` job of a remote session),
+  ``tasks.partition.ibmi_add_license_key`` (refused for a non-IBM i partition);
+- quick properties nova-powervm's instance info reads, and ``tasks.vterm._get_lpar_id``;
+- ``EntryWrapper.search`` by name and id, negated, and on a child (``VSwitch`` by name);
+- ``utils.transaction.WrapperTask`` re-applying its change after a 412 (``utils.retry``'s ETag
+  refresh), ``FeedTask`` over every partition;
+- ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
+  ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).
 
 Deliberately not supported (with the reason):
 
@@ -25,6 +41,14 @@ Deliberately not supported (with the reason):
 
 - ``VNet`` names and ``TaggedNetwork`` as a vnet-aware HMC sets them: NovaLink is not vnet aware
   (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them.
+- ``tasks.migration``, ``tasks.partition.clone_uuid``, ``tasks.master_mode``: answered 404 (no such
+  operation); mobility will be its own model, the others serve PowerVC remote restart and HMC
+  co-management, which no driver here uses;
+- ``tasks.hdisk``, ``tasks.vfc_mapper``, ``tasks.cluster_ssp``, ``tasks.storage.rescan_vstor``,
+  ``tasks.monitor``: the volume and PCM models are separate work;
+- ``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (virtual disks), ``tasks.sriov``: covered
+  by the compute and SR-IOV suites (tests/compute, tests/simulator/test_sriov_model.py).
+See docs/simulator.md for the same list from the simulator's side.
 """
 
 from __future__ import annotations
@@ -41,6 +65,7 @@ from pypowervm.tasks import partition as pvm_partition
 from pypowervm.tasks import power as pvm_power
 from pypowervm.tasks import power_opts as pvm_popts
 from pypowervm.tasks import vterm as pvm_vterm
+from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
@@ -342,3 +367,56 @@ def test_quick_properties_nova_powervm_reads(host):
     pvm_power.PowerOp.stop(web, opts=pvm_popts.PowerOffOpts().vsp_hard())
     assert (quick("PartitionState"), quick("CurrentMemory"), quick("AllocatedVirtualProcessors")) == (
         "not activated", 0, 0)  # fmt: skip
+
+
+# -- searches, transactions with ETag retries, partition helpers ------------------------------------------
+def test_searches_by_name_and_id_and_negated(host):
+    web = pvm_lpar.LPAR.search(host, name="web-01")
+    assert [w.name for w in web] == ["web-01"]
+    assert [w.name for w in pvm_lpar.LPAR.search(host, id=web[0].id)] == ["web-01"]
+    others = {w.name for w in pvm_lpar.LPAR.search(host, negate=True, name="web-01")}
+    assert "web-01" not in others and {"db-01", "aix-batch"} <= others
+    assert pvm_lpar.LPAR.search(host, one_result=True, name="no-such-partition") is None
+    assert pvm_vios.VIOS.search(host, one_result=True, name="vios1").name == "vios1"
+    (eth0,) = pvm_net.VSwitch.search(host, parent_type=pvm_ms.System, parent_uuid=host.sys_uuid, name="ETHERNET0")
+    assert eth0.switch_id == 0
+
+
+def test_wrapper_task_reapplies_its_change_after_an_etag_conflict(host):
+    stale = _lpar(host, "db-01")
+    other = _lpar(host, "db-01")
+    other.name = "db-renamed"
+    other.update()
+
+    def shrink(lpar):
+        lpar.mem_config.desired = 2048
+        return True
+
+    task = pvm_tx.WrapperTask("shrink", stale)
+    task.add_functor_subtask(shrink)
+    task.execute()
+    fresh = _lpar(host, "db-renamed")
+    assert fresh.mem_config.desired == 2048, "the change was re-applied on the refreshed wrapper"
+
+
+def test_feed_task_updates_every_partition(host):
+    feed = pvm_tx.FeedTask("prio", pvm_lpar.LPAR.getter(host))
+
+    def prioritise(lpar):
+        lpar.avail_priority = 200
+        return True
+
+    feed.add_functor_subtask(prioritise)
+    feed.execute()
+    assert {lp.avail_priority for lp in pvm_lpar.LPAR.get(host)} == {200}
+
+
+def test_partition_helpers_follow_power_state(host):
+    names = {p.name for p in pvm_partition.get_partitions(host, lpars=True, vioses=True, mgmt=True)}
+    assert {"vios1", "vios2", "web-01", "db-01"} <= names and any(n.startswith("novalink") for n in names)
+    pvm_partition.validate_vios_ready(host, max_wait_time=1)
+    for name in ("vios1", "vios2"):
+        vios = pvm_vios.VIOS.search(host, one_result=True, name=name)
+        pvm_power.PowerOp.stop(vios, opts=pvm_popts.PowerOffOpts().vsp_hard())
+    with pytest.raises(pvm_exc.ViosNotAvailable):
+        pvm_partition.validate_vios_ready(host, max_wait_time=1)
