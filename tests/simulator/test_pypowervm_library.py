@@ -420,3 +420,15 @@ def test_partition_helpers_follow_power_state(host):
         pvm_power.PowerOp.stop(vios, opts=pvm_popts.PowerOffOpts().vsp_hard())
     with pytest.raises(pvm_exc.ViosNotAvailable):
         pvm_partition.validate_vios_ready(host, max_wait_time=1)
+
+
+def test_adapter_slots_in_use_or_out_of_range_are_refused(host):
+    lpar = new_lpar(host)
+    first = pvm_cna.crt_cna(host, None, lpar.uuid, 10, slot_num=5)
+    assert pvm_net.CNA.get(host, parent=lpar, uuid=first.uuid).slot == 5
+    for slot in (5, 1, lpar.io_config.max_virtual_slots):
+        with pytest.raises(pvm_exc.HttpError) as err:
+            pvm_cna.crt_cna(host, None, lpar.uuid, 11, slot_num=slot)
+        assert err.value.response.status == 400 and f"slot {slot}" in err.value.response.body
+    assert [c.slot for c in pvm_net.CNA.get(host, parent=lpar)] == [5]
+    assert pvm_cna.crt_cna(host, None, lpar.uuid, 12).slot == 6

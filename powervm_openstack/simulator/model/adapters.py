@@ -1,7 +1,8 @@
 """Virtual Ethernet adapters: client network adapters, and what trunk adapters share with them.
 
 The server assigns a new adapter's slot, location code, MAC and switch id, and refuses a VLAN
-outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC.
+outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC, and a slot that is in use,
+below 2 or not below the partition's ``MaximumVirtualIOSlots``.
 """
 
 from __future__ import annotations
@@ -73,13 +74,31 @@ def partition_id(part: Record) -> int:
     return int_text(part.element, "PartitionID")
 
 
-def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> int:
-    """The lowest free virtual slot above every slot in use on ``part``."""
-    used = set(extra) | {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
+def used_slots(txn: Transaction, part: Record) -> set[int]:
+    """Virtual slots in use on ``part``: its document's adapters and its adapter children."""
+    used = {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
     for child_kind in ("ClientNetworkAdapter", "VirtualNICDedicated"):
         for child in txn.find(child_kind, part.uuid):
             used.add(int_text(child.element, "VirtualSlotNumber"))
-    return max(used | {_FIRST_SLOT - 1}) + 1
+    return used
+
+
+def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> int:
+    """The lowest free virtual slot above every slot in use on ``part``."""
+    return max(set(extra) | used_slots(txn, part) | {_FIRST_SLOT - 1}) + 1
+
+
+def check_slot(txn: Transaction, part: Record, slot: int) -> None:
+    """Refuse a slot firmware refuses: 0 and 1 (the serial adapters), in use, or past the partition's maximum."""
+    name = f"{xml.text(part.element, 'PartitionName')} ({part.uuid})"
+    limit = int_text(part.element, "PartitionIOConfiguration/MaximumVirtualIOSlots", 64)
+    if not _FIRST_SLOT <= slot < limit:
+        raise bad_request(
+            f"HSCL294E Virtual slot {slot} of partition {name} is outside {_FIRST_SLOT}-{limit - 1} "
+            f"(slots 0 and 1 hold the serial adapters; MaximumVirtualIOSlots is {limit})."
+        )
+    if slot in used_slots(txn, part):
+        raise bad_request(f"HSCL294D Virtual slot {slot} of partition {name} is already in use.")
 
 
 def system_of(txn: Transaction, part: Record) -> Record | None:
@@ -135,6 +154,7 @@ class ClientAdapterRules(kinds.Behaviour):
         elem = rec.element
         self._check(txn, elem, rec.uuid)
         slot = int_text(elem, "VirtualSlotNumber") if xml.text(elem, "VirtualSlotNumber") else next_slot(txn, parent)
+        check_slot(txn, parent, slot)
         loc = location_code(txn, parent, slot)
         mac = (xml.text(elem, "MACAddress") or new_mac()).upper()
         if xml.text(elem, "TrunkPriority") is None:  # trunks carry no AdapterType (cna_feed1.txt)
