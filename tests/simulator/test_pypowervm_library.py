@@ -36,6 +36,7 @@ The partition, job, search and transaction part lives in ``test_pypowervm_librar
 - ``EntryWrapper.search`` by name and id, negated, and on a child (``VSwitch`` by name);
 - ``utils.transaction.WrapperTask`` re-applying its change after a 412 (``utils.retry``'s ETag
   refresh), ``FeedTask`` over every partition;
+- ``tasks.management_console.get_public_key``, ``add_authorized_key``, ``get_authorized_keys``;
 - ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
   ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).
 

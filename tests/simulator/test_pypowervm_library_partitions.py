@@ -11,6 +11,7 @@ import json
 
 import pytest
 from pypowervm import exceptions as pvm_exc
+from pypowervm.tasks import management_console as pvm_mc_task
 from pypowervm.tasks import memory as pvm_memory
 from pypowervm.tasks import partition as pvm_partition
 from pypowervm.tasks import power as pvm_power
@@ -19,6 +20,7 @@ from pypowervm.tasks import vterm as pvm_vterm
 from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
+from pypowervm.wrappers import management_console as pvm_mc
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
@@ -218,3 +220,18 @@ def test_partition_helpers_follow_power_state(host):
         pvm_power.PowerOp.stop(vios, opts=pvm_popts.PowerOffOpts().vsp_hard())
     with pytest.raises(pvm_exc.ViosNotAvailable):
         pvm_partition.validate_vios_ready(host, max_wait_time=1)
+
+
+def test_management_console_public_key_and_authorized_keys(host):
+    key = pvm_mc_task.get_public_key(host)
+    assert key.startswith("ssh-rsa ") and list(pvm_mc_task.get_authorized_keys(host)) == []
+    new_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl op@ctl"
+    pvm_mc_task.add_authorized_key(host, new_key)
+    pvm_mc_task.add_authorized_key(host, new_key)  # already there: no second copy
+    assert list(pvm_mc_task.get_authorized_keys(host)) == [new_key]
+    console = pvm_mc.ManagementConsole.get(host)[0]
+    console.ssh_authorized_keys = [*console.ssh_authorized_keys, "not a key"]
+    with pytest.raises(pvm_exc.HttpError) as err:
+        console.update()
+    assert err.value.response.status == 400
+    assert list(pvm_mc_task.get_authorized_keys(host)) == [new_key] and pvm_mc_task.get_public_key(host) == key

@@ -12,6 +12,7 @@ def install() -> None:
         return
     from powervm_openstack.simulator import files
     from powervm_openstack.simulator.model import (
+        console,
         host_jobs,
         lpar_rules,
         network,
@@ -23,6 +24,7 @@ def install() -> None:
         vscsi,
     )
 
+    console.install()
     network.install()
     vnets.install()
     partition.install()
