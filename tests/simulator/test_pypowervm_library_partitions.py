@@ -11,6 +11,7 @@ import json
 
 import pytest
 from pypowervm import exceptions as pvm_exc
+from pypowervm.tasks import cna as pvm_cna
 from pypowervm.tasks import management_console as pvm_mc_task
 from pypowervm.tasks import memory as pvm_memory
 from pypowervm.tasks import partition as pvm_partition
@@ -86,6 +87,15 @@ def test_power_off_without_rmc_falls_back_to_vsp_and_a_new_partition_has_no_rmc(
     pvm_power.power_on(new, None)
     fresh = pvm_lpar.LPAR.get(host, uuid=new.uuid)
     assert (fresh.state, fresh.rmc_state, fresh.capabilities.mem_dlpar) == ("running", "inactive", False)
+
+
+def test_a_new_partition_with_an_rmc_adapter_gets_rmc_and_dlpar(host):
+    lpar = new_lpar(host)
+    pvm_cna.crt_cna(host, None, lpar.uuid, 4094, vswitch="MGMTSWITCH")  # nova-powervm's RMC VIF
+    pvm_power.power_on(lpar, None)
+    fresh = pvm_lpar.LPAR.get(host, uuid=lpar.uuid)
+    assert (fresh.rmc_state, fresh.capabilities.proc_dlpar, fresh.capabilities.mem_dlpar) == ("active", True, True)
+    assert fresh._get_val_float(_CUR_UNITS) == fresh.proc_config.shared_proc_cfg.desired_units
 
 
 def test_dlpar_moves_current_values_and_the_systems_free_resources(host):

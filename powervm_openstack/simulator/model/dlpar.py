@@ -8,9 +8,11 @@ does not):
 
 - a partition that stops (PowerOff, any operation) has RMC ``inactive``, no DLPAR capabilities,
   reference code ``00000000`` and uptime 0 - a powered-off VIOS too;
-- a partition that starts gets RMC ``active`` when its OS is known to run RMC: a VIOS, the
-  management partition, or a partition that has reported an RMC IP address
-  (``ResourceMonitoringIPAddress``); a partition that never did (a new one) stays ``inactive``.
+- a partition that starts gets RMC ``active`` when its OS can reach NovaLink's RMC: a VIOS, the
+  management partition, a partition that has reported an RMC IP address
+  (``ResourceMonitoringIPAddress``), or one with a client adapter on the ``MGMTSWITCH`` virtual
+  switch (the RMC network nova-powervm's ``use_rmc_mgmt_vif`` plugs every instance into); any other
+  partition (a new one without that adapter) stays ``inactive``.
   A restart keeps the RMC state the partition had (the OS comes back with its daemon);
 - a running partition's memory and processors change only with RMC ``active`` (else 409, in
   ``lpar_rules``), and only within its current minimum and maximum (the values it was started
@@ -39,6 +41,7 @@ _CURDED = _PROC + "CurrentDedicatedProcessorConfiguration/"
 _SYS_MEM = "AssociatedSystemMemoryConfiguration/CurrentAvailableSystemMemory"
 _SYS_UNITS = "AssociatedSystemProcessorConfiguration/CurrentAvailableSystemProcessorUnits"
 _SYS_PENDING = "AssociatedSystemProcessorConfiguration/PendingAvailableSystemProcessorUnits"
+RMC_SWITCH = "MGMTSWITCH"
 _CAPS = (
     "DynamicLogicalPartitionIOCapable",
     "DynamicLogicalPartitionMemoryCapable",
@@ -47,19 +50,29 @@ _CAPS = (
 )
 
 
-def rmc_after_start(part: Record) -> str:
+def rmc_after_start(txn: Transaction, part: Record) -> str:
     """The RMC state a partition reaches once started (see the module docstring)."""
     elem = part.element
     if part.kind == "VirtualIOServer" or xml.text(elem, "IsManagementPartition") == "true":
         return "active"
-    return "active" if xml.text(elem, "ResourceMonitoringIPAddress") else "inactive"
+    if xml.text(elem, "ResourceMonitoringIPAddress"):
+        return "active"
+    rmc_switches = {
+        xml.text(s.element, "SwitchID")
+        for s in txn.find("VirtualSwitch")
+        if xml.text(s.element, "SwitchName") == RMC_SWITCH
+    }
+    on_rmc_switch = any(
+        xml.text(c.element, "VirtualSwitchID") in rmc_switches for c in txn.find("ClientNetworkAdapter", part.uuid)
+    )
+    return "active" if on_rmc_switch else "inactive"
 
 
 def set_rmc(elem: etree._Element, state: str) -> None:
     """Set the RMC state and the DLPAR capabilities that go with it."""
     xml.set_text(elem, "ResourceMonitoringControlState", state)
     for tag in _CAPS:
-        xml.set_text(elem, f"PartitionCapabilities/{tag}", state == "active")
+        _set(elem, f"PartitionCapabilities/{tag}", state == "active")
 
 
 def _dedicated(elem: etree._Element) -> bool:
@@ -74,7 +87,7 @@ def _set(elem: etree._Element, path: str, value: object) -> None:
     holder = xml.find(elem, holder_path) if holder_path else elem
     if holder is None:
         parent_path, _, holder_tag = holder_path.rpartition("/")
-        parent = xml.find(elem, parent_path)
+        parent = xml.find(elem, parent_path) if parent_path else elem
         if parent is None:
             return
         holder = xml.complex_el(parent, holder_tag, kb="ROR")

@@ -57,7 +57,7 @@ def _set_state(txn: Transaction, part: Record, state: str) -> None:
         xml.set_text(part.element, "ReferenceCode", "00000000")
         xml.set_text(part.element, "Uptime", 0)
     elif was_down:
-        dlpar.set_rmc(part.element, dlpar.rmc_after_start(part))
+        dlpar.set_rmc(part.element, dlpar.rmc_after_start(txn, part))
     txn.put(part, detail="PartitionState,Other")
 
 
