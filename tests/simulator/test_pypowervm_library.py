@@ -14,8 +14,31 @@ Covered (pypowervm function -> what is checked):
 - ``tasks.cna.assign_free_vlan``: the adapter moves to a VLAN no VirtualNetwork uses yet;
 - ``wrappers.network.VSwitch.bld/create``, ``VNet.bld/create``: duplicate names and VLANs refused;
 - ``tasks.network_bridger.ensure_vlans_on_nb``: a new trunk's location code is its VIOS's system's;
+  a trunk created on a VIOS outside any SEA is listed by the VIOS, so the bridger refuses its VLAN
+  (``OrphanVLANFoundOnProvision``) until the trunk is deleted;
+- adapter slots: a slot in use, below 2 or past ``MaximumVirtualIOSlots`` is refused;
 - REST shape: no system-wide ClientNetworkAdapter feed; VIOS documents link their adapters; a child
   collection of a missing parent is 404 for every child kind.
+
+The partition, job, search and transaction part lives in ``test_pypowervm_library_partitions``:
+
+- ``tasks.power.PowerOp.start/stop``, ``power_on``, ``power_off_progressive`` with
+  ``tasks.power_opts.PowerOffOpts``: RMC and the DLPAR capabilities follow the power state (OS
+  shutdown, a powered-off VIOS); OS shutdown without RMC raises ``OSShutdownNoRMC`` and the
+  progressive power-off falls back to VSP;
+- ``EntryWrapper.update`` of a running partition (DLPAR): current memory, processing units and
+  virtual processors move, so do the system's ``memory_free`` and ``proc_units_avail``; refused
+  outside the current minimum/maximum and without RMC; a stopped partition changes offline;
+- ``tasks.memory.calculate_memory_overhead_on_host`` (``QueryReservedMemoryRequiredForPartition``),
+  ``tasks.vterm.close_vterm`` (the ``CloseVterm`` job of a remote session),
+  ``tasks.partition.ibmi_add_license_key`` (refused for a non-IBM i partition);
+- quick properties nova-powervm's instance info reads, and ``tasks.vterm._get_lpar_id``;
+- ``EntryWrapper.search`` by name and id, negated, and on a child (``VSwitch`` by name);
+- ``utils.transaction.WrapperTask`` re-applying its change after a 412 (``utils.retry``'s ETag
+  refresh), ``FeedTask`` over every partition;
+- ``tasks.management_console.get_public_key``, ``add_authorized_key``, ``get_authorized_keys``;
+- ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
+  ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).
 
 Deliberately not supported (with the reason):
 
@@ -25,6 +48,14 @@ Deliberately not supported (with the reason):
 
 - ``VNet`` names and ``TaggedNetwork`` as a vnet-aware HMC sets them: NovaLink is not vnet aware
   (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them.
+- ``tasks.migration``, ``tasks.partition.clone_uuid``, ``tasks.master_mode``: answered 404 (no such
+  operation); mobility will be its own model, the others serve PowerVC remote restart and HMC
+  co-management, which no driver here uses;
+- ``tasks.hdisk``, ``tasks.vfc_mapper``, ``tasks.cluster_ssp``, ``tasks.storage.rescan_vstor``,
+  ``tasks.monitor``: the volume and PCM models are separate work;
+- ``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (virtual disks), ``tasks.sriov``: covered
+  by the compute and SR-IOV suites (tests/compute, tests/simulator/test_sriov_model.py).
+See docs/simulator.md for the same list from the simulator's side.
 """
 
 from __future__ import annotations
@@ -32,6 +63,7 @@ from __future__ import annotations
 import copy
 
 import pytest
+from pypowervm import const as pvm_const
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import cna as pvm_cna
 from pypowervm.tasks import network_bridger as bridger
@@ -208,3 +240,31 @@ def test_adapters_get_the_location_code_of_their_own_system():
             assert new_trunks and all(f".{serial}-V" in t.loc_code for t in new_trunks)
         finally:
             disconnect(adapter)
+
+
+def test_adapter_slots_in_use_or_out_of_range_are_refused(host):
+    lpar = new_lpar(host)
+    first = pvm_cna.crt_cna(host, None, lpar.uuid, 10, slot_num=5)
+    assert pvm_net.CNA.get(host, parent=lpar, uuid=first.uuid).slot == 5
+    for slot in (5, 1, lpar.io_config.max_virtual_slots):
+        with pytest.raises(pvm_exc.HttpError) as err:
+            pvm_cna.crt_cna(host, None, lpar.uuid, 11, slot_num=slot)
+        assert err.value.response.status == 400 and f"slot {slot}" in err.value.response.body
+    assert [c.slot for c in pvm_net.CNA.get(host, parent=lpar)] == [5]
+    assert pvm_cna.crt_cna(host, None, lpar.uuid, 12).slot == 6
+
+
+def test_a_trunk_created_on_a_vios_is_an_orphan_the_bridger_refuses(host):
+    vios = pvm_vios.VIOS.search(host, one_result=True, name="vios1")
+    eth0 = _vswitches(host)["ETHERNET0"]
+    trunk = pvm_net.CNA.bld(host, 3333, eth0.related_href, trunk_pri=1).create(parent=vios)
+    fresh = pvm_vios.VIOS.get(host, uuid=vios.uuid, xag=[pvm_const.XAG.VIO_NET])
+    (listed,) = [t for t in fresh.trunk_adapters if t.pvid == 3333]
+    assert listed.loc_code == trunk.loc_code and listed.dev_name.startswith("ent")
+    (nb,) = pvm_net.NetBridge.get(host, parent_type=pvm_ms.System, parent_uuid=host.sys_uuid)
+    with pytest.raises(pvm_exc.OrphanVLANFoundOnProvision):
+        bridger.ensure_vlan_on_nb(host, host.sys_uuid, nb.uuid, 3333)
+    pvm_net.CNA.get(host, parent=vios, uuid=trunk.uuid).delete()
+    fresh = pvm_vios.VIOS.get(host, uuid=vios.uuid, xag=[pvm_const.XAG.VIO_NET])
+    assert 3333 not in {t.pvid for t in fresh.trunk_adapters}
+    bridger.ensure_vlan_on_nb(host, host.sys_uuid, nb.uuid, 3333)

@@ -19,7 +19,7 @@ from powervm_openstack.simulator.errors import ApiError, not_found
 
 PREFIX = "/rest/api/"
 _SUFFIXES = ("do", "quick", "search")
-_SEARCH = re.compile(r"^\((\w+)==\s*'?([^')]*)'?\)$")
+_SEARCH = re.compile(r"^\((\w+)(==|!=)\s*'?([^')]*)'?\)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,12 +45,15 @@ class Route:
             path += f"{self.parent_kind}/{self.parent_uuid}/"
         return path + self.kind
 
-    def search(self) -> tuple[str, str]:
-        """``(property, value)`` of a ``search/(Prop=='value')`` route."""
+    def search(self) -> tuple[str, str, bool]:
+        """``(property, value, negated)`` of a ``search/(Prop=='value')`` or ``(Prop!='value')`` route."""
         match = _SEARCH.match(self.suffix_arg or "")
         if not match:
-            raise ApiError(400, f"Search expression {self.suffix_arg!r} is not of the form (Property=='value').")
-        return match.group(1), match.group(2)
+            raise ApiError(
+                400,
+                f"Search expression {self.suffix_arg!r} is not of the form (Property=='value') or (Property!='value').",
+            )
+        return match.group(1), match.group(3), match.group(2) == "!="
 
 
 def parse(path: str) -> Route:

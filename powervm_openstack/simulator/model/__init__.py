@@ -11,8 +11,20 @@ def install() -> None:
     if _installed:
         return
     from powervm_openstack.simulator.http import files
-    from powervm_openstack.simulator.model import lpar_rules, network, partition, sriov, ssp, storage, vnets, vscsi
+    from powervm_openstack.simulator.model import (
+        console,
+        host_jobs,
+        lpar_rules,
+        network,
+        partition,
+        sriov,
+        ssp,
+        storage,
+        vnets,
+        vscsi,
+    )
 
+    console.install()
     network.install()
     vnets.install()
     partition.install()
@@ -21,5 +33,6 @@ def install() -> None:
     vscsi.install()
     ssp.install()
     files.install()
+    host_jobs.install()
     sriov.install()
     _installed = True

@@ -1,11 +1,15 @@
 """Virtual Ethernet adapters: client network adapters, and what trunk adapters share with them.
 
 The server assigns a new adapter's slot, location code, MAC and switch id, and refuses a VLAN
-outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC.
+outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC, and a slot that is in use,
+below 2 or not below the partition's ``MaximumVirtualIOSlots``. A trunk adapter created on a VIOS gets
+its ``entN`` device name and is listed in the VIOS document's ``TrunkAdapters`` (with its changes,
+until it is deleted).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 import secrets
 from collections.abc import Sequence
@@ -14,7 +18,7 @@ from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
 from powervm_openstack.simulator.model import vnets
-from powervm_openstack.simulator.model.ordering import CNA_ORDER, set_child
+from powervm_openstack.simulator.model.ordering import CNA_ORDER, TRUNK_ORDER, set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Transaction
@@ -73,13 +77,31 @@ def partition_id(part: Record) -> int:
     return int_text(part.element, "PartitionID")
 
 
-def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> int:
-    """The lowest free virtual slot above every slot in use on ``part``."""
-    used = set(extra) | {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
+def used_slots(txn: Transaction, part: Record) -> set[int]:
+    """Virtual slots in use on ``part``: its document's adapters and its adapter children."""
+    used = {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
     for child_kind in ("ClientNetworkAdapter", "VirtualNICDedicated"):
         for child in txn.find(child_kind, part.uuid):
             used.add(int_text(child.element, "VirtualSlotNumber"))
-    return max(used | {_FIRST_SLOT - 1}) + 1
+    return used
+
+
+def next_slot(txn: Transaction, part: Record, extra: set[int] = frozenset()) -> int:
+    """The lowest free virtual slot above every slot in use on ``part``."""
+    return max(set(extra) | used_slots(txn, part) | {_FIRST_SLOT - 1}) + 1
+
+
+def check_slot(txn: Transaction, part: Record, slot: int) -> None:
+    """Refuse a slot firmware refuses: 0 and 1 (the serial adapters), in use, or past the partition's maximum."""
+    name = f"{xml.text(part.element, 'PartitionName')} ({part.uuid})"
+    limit = int_text(part.element, "PartitionIOConfiguration/MaximumVirtualIOSlots", 64)
+    if not _FIRST_SLOT <= slot < limit:
+        raise bad_request(
+            f"HSCL294E Virtual slot {slot} of partition {name} is outside {_FIRST_SLOT}-{limit - 1} "
+            f"(slots 0 and 1 hold the serial adapters; MaximumVirtualIOSlots is {limit})."
+        )
+    if slot in used_slots(txn, part):
+        raise bad_request(f"HSCL294D Virtual slot {slot} of partition {name} is already in use.")
 
 
 def system_of(txn: Transaction, part: Record) -> Record | None:
@@ -135,10 +157,13 @@ class ClientAdapterRules(kinds.Behaviour):
         elem = rec.element
         self._check(txn, elem, rec.uuid)
         slot = int_text(elem, "VirtualSlotNumber") if xml.text(elem, "VirtualSlotNumber") else next_slot(txn, parent)
+        check_slot(txn, parent, slot)
         loc = location_code(txn, parent, slot)
         mac = (xml.text(elem, "MACAddress") or new_mac()).upper()
         if xml.text(elem, "TrunkPriority") is None:  # trunks carry no AdapterType (cna_feed1.txt)
             set_child(elem, "AdapterType", "Client", CNA_ORDER)
+        elif parent.kind == "VirtualIOServer" and not xml.text(elem, "DeviceName"):
+            set_child(elem, "DeviceName", next_device(parent), CNA_ORDER)  # the VIOS names its entN
         for tag, value in (
             ("DynamicReconfigurationConnectorName", loc), ("LocationCode", loc),
             ("LocalPartitionID", partition_id(parent)), ("RequiredAdapter", False), ("VariedOn", True),
@@ -150,6 +175,9 @@ class ClientAdapterRules(kinds.Behaviour):
 
     def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
         self._check(txn, new.element, new.uuid)
+        parent = txn.get(new.parent_kind, new.parent_uuid or "") if new.parent_kind else None
+        if parent is not None and _vios_trunk(parent, new, add=True):
+            txn.put(parent, detail="TrunkAdapters")
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         parent = txn.get(rec.parent_kind, rec.parent_uuid or "") if rec.parent_kind else None
@@ -191,13 +219,38 @@ def _check_mac(txn: Transaction, mac: str, uuid: str) -> None:
 
 
 def _link_in_parent(txn: Transaction, parent: Record, rec: Record, add: bool) -> None:
+    """Keep the parent's adapter links (and a VIOS's list of trunk adapters) in step with ``rec``."""
+    details = ["TrunkAdapters"] if _vios_trunk(parent, rec, add) else []
     holder = xml.find(parent.element, "ClientNetworkAdapters")
+    if holder is not None:
+        path = f"/rest/api/uom/{parent.kind}/{parent.uuid}/ClientNetworkAdapter/{rec.uuid}"
+        for link in list(holder):
+            if (link.get("href") or "").split("?")[0].lower().endswith(rec.uuid.lower()):
+                holder.remove(link)
+        if add:
+            etree.SubElement(holder, xml.q("link"), attrib={"href": path, "rel": "related"})
+        details.insert(0, "ClientNetworkAdapters")
+    if details:
+        txn.put(parent, detail=",".join(details))
+
+
+def _vios_trunk(parent: Record, rec: Record, add: bool) -> bool:
+    """List a trunk adapter of a VIOS in the VIOS document's ``TrunkAdapters``, as NovaLink does.
+
+    pypowervm's network_bridger finds orphan VLANs (trunks outside any SEA) only there.
+    """
+    if parent.kind != "VirtualIOServer" or xml.text(rec.element, "TrunkPriority") is None:
+        return False
+    holder = xml.find(parent.element, "TrunkAdapters")
     if holder is None:
-        return
-    path = f"/rest/api/uom/{parent.kind}/{parent.uuid}/ClientNetworkAdapter/{rec.uuid}"
-    for link in list(holder):
-        if (link.get("href") or "").split("?")[0].lower().endswith(rec.uuid.lower()):
-            holder.remove(link)
+        return False
+    loc = xml.text(rec.element, "LocationCode")
+    for trunk in xml.findall(holder, "TrunkAdapter"):
+        if xml.text(trunk, "LocationCode") == loc:
+            holder.remove(trunk)
     if add:
-        etree.SubElement(holder, xml.q("link"), attrib={"href": path, "rel": "related"})
-    txn.put(parent, detail="ClientNetworkAdapters")
+        trunk = xml.complex_el(holder, "TrunkAdapter")
+        for child in rec.element:
+            if xml.local(child) in TRUNK_ORDER[1:]:
+                trunk.append(copy.deepcopy(child))
+    return True

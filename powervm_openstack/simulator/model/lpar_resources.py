@@ -3,14 +3,15 @@
 A partition that powers on takes its desired memory and entitled processing units (or dedicated
 processors) from the ManagedSystem's available values and reports its current memory; PowerOn is
 refused (the job fails naming the partition and what is missing) when the system has too little.
-A partition that stops (PowerOff, not restart) gives them back and reports zero current memory.
+A partition that stops (PowerOff, not restart) gives them back and reports zero current memory and
+processors; one that starts reports its desired values as current, its min/max as the DLPAR range.
 """
 
 from __future__ import annotations
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import partition
+from powervm_openstack.simulator.model import dlpar, partition
 from powervm_openstack.simulator.model.lpar_config import num
 from powervm_openstack.simulator.runtime import jobs
 from powervm_openstack.simulator.state import xml
@@ -35,6 +36,8 @@ def power_on(txn: Transaction, part: Record | None, params: dict[str, str]) -> d
         if system is not None:
             _reserve(txn, system, part, sign=-1)
         set_current(part.element, active=True)  # stored with the state change: one event, not two
+        dlpar.start_processors(part.element)
+        dlpar.start_memory_range(part.element, active=True)
     return partition.power_on(txn, part, params)
 
 
@@ -47,6 +50,8 @@ def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> 
         if system is not None:
             _reserve(txn, system, part, sign=+1)
         set_current(part.element, active=False)
+        dlpar.stop_processors(part.element)
+        dlpar.start_memory_range(part.element, active=False)
     return partition.power_off(txn, part, params)
 
 

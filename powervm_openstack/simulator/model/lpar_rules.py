@@ -5,7 +5,8 @@ for a partition in the wrong state):
 - a partition definition firmware refuses (name, memory, processors, priorities: ``lpar_config``);
 - a PartitionUUID whose first bit is set (PowerVM UUIDs clear it) or that is already used;
 - changing the id, UUID or type of a partition, or the memory and processors of a running partition
-  without an active RMC connection;
+  without an active RMC connection; with one, the change is a DLPAR (``dlpar``): within the current
+  minimum and maximum, and moving the current values and the system's available resources;
 - deleting a partition that is not powered off; powering on without enough free memory or
   processing units on the system (``lpar_resources``).
 
@@ -22,6 +23,7 @@ import uuid as uuidlib
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request
+from powervm_openstack.simulator.model import dlpar
 from powervm_openstack.simulator.model.lpar_config import check_config, num
 from powervm_openstack.simulator.model.lpar_resources import (
     DOWN_STATES,
@@ -117,6 +119,7 @@ class PartitionRules(kinds.Behaviour):
                     f"HSCL294C Partition {old.uuid} is {state} and its RMC connection is {rmc}: memory and "
                     "processors of a running partition change only through an active RMC connection (DLPAR).",
                 )
+            dlpar.apply(txn, managed_system(txn), old, new)
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         state = xml.text(rec.element, "PartitionState", "")

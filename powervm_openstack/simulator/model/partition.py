@@ -1,11 +1,12 @@
 """Partition rules: power jobs (PowerOn / PowerOff) on LogicalPartition and VirtualIOServer.
 
-Error texts carry the PowerVM message ids pypowervm recognises (already on / already off /
+RMC, the reference code and the uptime follow the power state (see ``dlpar``). Error texts carry the PowerVM message ids pypowervm recognises (already on / already off /
 OS shutdown without RMC), so its progressive power-off logic behaves as on real hardware.
 """
 
 from __future__ import annotations
 
+from powervm_openstack.simulator.model import dlpar
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -48,7 +49,15 @@ def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> 
 
 
 def _set_state(txn: Transaction, part: Record, state: str) -> None:
+    """Move to ``state``; RMC, reference code and uptime follow it (``dlpar`` explains the RMC rule)."""
+    was_down = xml.text(part.element, "PartitionState", "") in _DOWN_STATES
     xml.set_text(part.element, "PartitionState", state)
+    if state in _DOWN_STATES:
+        dlpar.set_rmc(part.element, "inactive")
+        xml.set_text(part.element, "ReferenceCode", "00000000")
+        xml.set_text(part.element, "Uptime", 0)
+    elif was_down:
+        dlpar.set_rmc(part.element, dlpar.rmc_after_start(txn, part))
     txn.put(part, detail="PartitionState,Other")
 
 

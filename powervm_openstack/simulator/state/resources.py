@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import logging
 
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request, etag_mismatch, not_found
 from powervm_openstack.simulator.http.routes import Route
-from powervm_openstack.simulator.state import atom, kinds, xml
+from powervm_openstack.simulator.state import atom, kinds, quick, xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Store, Transaction, new_uuid
 
@@ -58,8 +57,8 @@ class Resources:
     def _feed(self, view: Transaction, route: Route, groups: set[str] | None, base: str, query: str) -> Reply:
         records = self._collection(view, route)
         if route.suffix == "search":
-            prop, value = route.search()
-            records = [r for r in records if xml.text(r.element, prop) == value]
+            prop, value, negated = route.search()
+            records = [r for r in records if (xml.text(r.element, prop) == value) != negated]
         path = route.collection_path()
         body = atom.render_feed([(r, f"{path}/{r.uuid}{query}") for r in records], path + query, base, groups)
         return Reply(200, body, {"ETag": atom.feed_etag(records)})
@@ -96,13 +95,7 @@ class Resources:
 
     def _quick(self, view: Transaction, route: Route) -> Reply:
         rec = self._get(view, route)
-        if route.suffix_arg:
-            value = xml.text(rec.element, route.suffix_arg)
-            if value is None:
-                raise not_found(f"The property {route.suffix_arg} of {route.kind} {route.uuid}")
-            return Reply(200, json.dumps(_scalar(value)), content_type="application/json")
-        props = {xml.local(c): _scalar(c.text or "") for c in rec.element if len(c) == 0 and c.text}
-        return Reply(200, json.dumps(props), content_type="application/json")
+        return Reply(200, quick.answer(rec, route.suffix_arg), content_type="application/json")
 
     # -- PUT (create) ----------------------------------------------------------------------
     def create(self, route: Route, body: bytes, base: str) -> Reply:
@@ -214,10 +207,3 @@ def _keep_unsent_groups(old: etree._Element, new: etree._Element) -> etree._Elem
         if child.get("group") and child.tag not in sent:
             new.insert(min(index, len(new)), copy.deepcopy(child))
     return new
-
-
-def _scalar(value: str) -> object:
-    try:
-        return int(value)
-    except ValueError:
-        return value

@@ -37,6 +37,7 @@ from powervm_openstack.simulator.build import (
     system,
     vios,
 )
+from powervm_openstack.simulator.model import console
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.topology.alloc import Adapters
@@ -79,7 +80,7 @@ def parse_file(path: str | Path) -> Topology:
 
 
 def records(topo: Topology) -> list[Record]:
-    """All records: system, LPARs, VIOSes, CNAs (incl. VIOS trunks), vswitches, vnets, bridges.
+    """All records: system, LPARs, VIOSes, CNAs (incl. VIOS trunks), vswitches, vnets, bridges, console.
 
     LPAR/VIOS records have the ManagedSystem as parent; CNAs their partition (VIOS trunk adapters
     are served as CNAs with TrunkPriority too); vswitches, vnets and bridges the ManagedSystem.
@@ -94,6 +95,7 @@ def records(topo: Topology) -> list[Record]:
     recs += [network.build_bridge(nb, topo, index) for nb in topo.bridges]
     recs += [storage.build_volume_group(vg) for vg in topo.volume_groups]
     recs += [rec for pool in topo.pools for rec in storage.build_pool(pool, topo)]
+    recs.append(console.build_console(topo))
     for rec in recs:  # NovaLink reports 0 for objects it found at start-up; keeps the state reproducible
         xml.set_text(rec.element, "Metadata/Atom/AtomCreated", 0)
     return recs

@@ -1,0 +1,69 @@
+"""Quick properties: ``GET <object>/quick`` (all, as one JSON object) and ``<object>/quick/<Prop>``.
+
+NovaLink answers quick properties as JSON (pypowervm sends ``Accept: application/json`` for these
+URLs): a whole number is a JSON number, anything else (decimals and booleans included) a string. For partitions the set is the
+flat list of names clients read - nova-powervm's instance info reads ``PartitionState``,
+``PartitionID``, ``CurrentMemory`` and ``AllocatedVirtualProcessors``, pypowervm's vterm task reads
+``PartitionID`` and ``PartitionType`` - even where the document nests the value (``CurrentMemory``
+lives in ``PartitionMemoryConfiguration``). A dedicated-processor partition reports its current
+processors as ``AllocatedVirtualProcessors``. Other kinds offer their top-level simple properties.
+A name outside the set is 404, as is a property the object does not carry.
+"""
+
+from __future__ import annotations
+
+import json
+
+from powervm_openstack.simulator.errors import not_found
+from powervm_openstack.simulator.state import xml
+from powervm_openstack.simulator.state.record import Record
+
+_PROC = "PartitionProcessorConfiguration/"
+_PARTITION_QUICK = {
+    name: name
+    for name in (
+        "PartitionName", "PartitionID", "PartitionUUID", "PartitionState", "PartitionType",
+        "ResourceMonitoringControlState", "ResourceMonitoringIPAddress", "OperatingSystemVersion",
+        "ReferenceCode", "Uptime", "MigrationState", "IsManagementPartition", "CurrentProcessorCompatibilityMode",
+    )
+} | {
+    "CurrentMemory": "PartitionMemoryConfiguration/CurrentMemory",
+    "DesiredMemory": "PartitionMemoryConfiguration/DesiredMemory",
+    "HasDedicatedProcessors": _PROC + "HasDedicatedProcessors",
+    "CurrentProcessingUnits": _PROC + "CurrentSharedProcessorConfiguration/CurrentProcessingUnits",
+    "AllocatedVirtualProcessors": _PROC + "CurrentSharedProcessorConfiguration/AllocatedVirtualProcessors",
+    "CurrentProcessors": _PROC + "CurrentDedicatedProcessorConfiguration/CurrentProcessors",
+}  # fmt: skip
+_PARTITION_KINDS = ("LogicalPartition", "VirtualIOServer")
+
+
+def properties(rec: Record) -> dict[str, object]:
+    """Every quick property of ``rec`` with its JSON value."""
+    if rec.kind not in _PARTITION_KINDS:
+        return {xml.local(c): _scalar(c.text or "") for c in rec.element if len(c) == 0 and c.text}
+    found = {}
+    for name, path in _PARTITION_QUICK.items():
+        value = xml.text(rec.element, path)
+        if value is not None:
+            found[name] = _scalar(value)
+    if (xml.text(rec.element, _PROC + "HasDedicatedProcessors") or "").lower() == "true":
+        if "CurrentProcessors" in found:
+            found["AllocatedVirtualProcessors"] = found["CurrentProcessors"]
+    return found
+
+
+def answer(rec: Record, name: str | None) -> str:
+    """The JSON body for ``quick`` (``name`` None) or ``quick/<name>``; 404 for an unknown name."""
+    props = properties(rec)
+    if name is None:
+        return json.dumps(props)
+    if name not in props:
+        raise not_found(f"The quick property {name} of {rec.kind} {rec.uuid}")
+    return json.dumps(props[name])
+
+
+def _scalar(value: str) -> object:
+    try:
+        return int(value)
+    except ValueError:  # decimals and booleans stay strings, as the simulator always served them
+        return value
