@@ -117,7 +117,7 @@ class BridgeUpdater:
                 return call()
             except pvm_exc.HttpError as exc:
                 status = exc.response.status if exc.response is not None else None
-                if not (exc.is_vios_busy() or (status is not None and status >= 500)) or attempt == _TRANSIENT_TRIES:
+                if not _is_transient(exc, status) or attempt == _TRANSIENT_TRIES:
                     raise
                 LOG.warning("%s: PowerVM answered %s (%s); retry %d", what, status, _message(exc), attempt)
             except (pvm_exc.ConnectionError, pvm_exc.TimeoutError) as exc:
@@ -143,6 +143,12 @@ def _state(bridge: pvm_net.NetBridge) -> vlan_plan.Bridge:
             f"The REST API returned a malformed NetworkBridge {bridge.uuid} ({type(exc).__name__}: {exc}); "
             "no change is made to it"
         ) from exc
+
+
+def _is_transient(exc: pvm_exc.HttpError, status: int | None) -> bool:
+    """A 5xx or a busy VIOS; the busy test lives on pypowervm's wrapper of the error body, when it parsed."""
+    her = getattr(exc, "her_wrap", None)
+    return (status is not None and status >= 500) or (her is not None and her.is_vios_busy())
 
 
 def _message(exc: pvm_exc.HttpError) -> str:
