@@ -41,7 +41,9 @@ def topology_file(work_dir: Path, vms: int) -> Path:
 class World:
     """Start, break and repair the services; act as nova on the simulated host."""
 
-    def __init__(self, neutron: NeutronServer, run: ServiceRun, vlans: list[int], vms: int, heal: int = 30) -> None:
+    def __init__(
+        self, neutron: NeutronServer, run: ServiceRun, vlans: list[int], vms: int, heal: int = 30, seed: int = 0
+    ) -> None:
         self.neutron = neutron
         self.run = run
         self.work = run.work_dir / f"resilience-{uuid.uuid4().hex[:6]}"
@@ -50,7 +52,8 @@ class World:
         # A password that cannot appear in a log by accident: the suite greps every log for it.
         self.password = f"pw-{uuid.uuid4().hex}"
         topo = str(topology_file(self.work, vms))
-        self.sim = SimulatorProcess(self.work, "--topology", topo, name="sim", password=self.password).start()
+        sim_args = ("--topology", topo, "--fault-seed", str(seed))
+        self.sim = SimulatorProcess(self.work, *sim_args, name="sim", password=self.password).start()
         options = {"AGENT": {"heal_and_optimize_interval": str(heal), "exception_interval": "1"}}
         rest = dict(self.sim.rest_options(), retry_interval="1", timeout="30")
         self.agent = AgentProcess(AGENT, self.work, neutron.config_files, self.host, rest, options).start()
