@@ -120,10 +120,7 @@ class SeaAgent(PowerVMAgent):
     def _cleanup(self, bridge_uuids: set[str]) -> None:
         """Remove VLANs that lost their last user; re-scan the host first (only if any may have)."""
         candidates = {b for b in bridge_uuids if self.present.get(b, frozenset()) - self._in_use(b) - self._wanted(b)}
-        if not candidates:
-            return
-        self._scan()
-        for bridge in candidates:
+        for bridge in candidates:  # the host is re-scanned only once a removal is decided (_rescan_in_use)
             self._remove_unused(bridge)
 
     def heal(self, reason: str) -> None:
@@ -151,11 +148,17 @@ class SeaAgent(PowerVMAgent):
         """Take unused VLANs off, a few per update; serve waiting plugs between updates."""
         max_removals = self.conf[config.GROUP].max_vlan_removals_per_update
         while True:
-            outcome = self._converge(bridge, self._wanted(bridge), self._in_use(bridge), True, max_removals)
+            outcome = self._converge(bridge, self._wanted(bridge), self._in_use(bridge), True, max_removals,
+                                     recheck=lambda: self._rescan_in_use(bridge))  # fmt: skip
             if not outcome.deferred:
                 return
             if self.pending.has_plugs():
                 self.serve(self.pending.take_now())
+
+    def _rescan_in_use(self, bridge: str) -> set[int]:
+        """The VLANs the host's adapters use now: a fresh scan, taken after a removal was decided."""
+        self._scan()
+        return self._in_use(bridge)
 
     def _scan(self) -> None:
         workers = self.conf[config.GROUP].rest_workers
@@ -163,8 +166,8 @@ class SeaAgent(PowerVMAgent):
 
     # -- helpers ---------------------------------------------------------------------------
     def _converge(self, bridge: str, wanted: set[int], in_use: set[int] = frozenset(), cleanup: bool = False,
-                  max_removals: int | None = None) -> Outcome:  # fmt: skip
-        outcome = self.updater.converge(bridge, wanted, in_use, cleanup, max_removals)
+                  max_removals: int | None = None, recheck: Any = None) -> Outcome:  # fmt: skip
+        outcome = self.updater.converge(bridge, wanted, in_use, cleanup, max_removals, recheck)
         self.present[bridge] = outcome.present
         for refusal in outcome.refused:
             LOG.error("VLAN %d cannot go on bridge %s: %s (%s)", refusal.vlan, bridge, refusal.reason, refusal.detail)
