@@ -62,7 +62,8 @@ def _run_seeded(neutron, service_run, operations: int | None, seconds: float | N
         converged = _liveness(world, scenario)
         stale = _no_stale_vlans(world, scenario)
         secrets = _secrets_in_logs(world)
-        summary = _summary(scenario, seed, time.monotonic() - started, converged, stale, secrets)
+        duplicates = world.duplicates()
+        summary = _summary(scenario, seed, time.monotonic() - started, converged, stale, secrets, duplicates)
         (world.work / "resilience-summary.json").write_text(json.dumps(summary, indent=2))
         print(_table(summary))
         _fail_on_violations(scenario, summary)
@@ -119,7 +120,13 @@ def _secrets_in_logs(world: World) -> list[str]:
 
 
 def _summary(
-    scenario: Scenario, seed: int, seconds: float, converged: float | None, stale: dict, secrets: list
+    scenario: Scenario,
+    seed: int,
+    seconds: float,
+    converged: float | None,
+    stale: dict,
+    secrets: list,
+    duplicates: list[str],
 ) -> dict:
     checker = scenario.checker
     violations = [f"{v.invariant}: {v.detail} (change {v.change_id})" for v, _ in scenario.violation_ops]
@@ -129,6 +136,7 @@ def _summary(
         f"no-stale: bridge {uuid} kept unused VLANs {vlans} after two heal passes" for uuid, vlans in stale.items()
     ]
     violations += [f"secrets: the REST password appears in {path}" for path in secrets]
+    violations += [f"no duplicates: {found}" for found in duplicates]
     return {
         "seed": seed,
         "seconds": round(seconds, 1),
@@ -136,11 +144,12 @@ def _summary(
         "operations_total": len(scenario.ops),
         "faults_injected": scenario.injected(),
         "invariant_checks": {
-            "safety (bridge changes replayed)": checker.checks,
-            "pre-boot removals (not violations)": checker.preboot_removals,
-            "liveness": 1,
-            "no stale VLAN": 1,
-            "secrets in logs": len(scenario.world.logs()),
+            "safety: VLAN removals checked against every existing adapter": checker.checks,
+            "active: moves to ACTIVE checked against every SEA": checker.active_checks,
+            "liveness and nothing lost: final convergence checks": 1,
+            "no stale VLAN: final checks after two heal passes": 1,
+            "no duplicates: final checks of trunks and adapters": 1,
+            "secrets: logs searched for the REST password": len(scenario.world.logs()),
         },
         "converged_after_s": None if converged is None else round(converged, 1),
         "client_errors_during_faults": len(scenario.errors),

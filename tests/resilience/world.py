@@ -80,6 +80,36 @@ class World:
         vif_event.post(self.pvm, cna.href, "plug", port["mac_address"], "pvm_sea")
         return cna
 
+    def find_adapter(self, vm: pvm_lpar.LPAR, port: dict) -> pvm_net.CNA | None:
+        """The VM's adapter with the port's MAC, if its creation was committed after all."""
+        try:
+            cnas = pvm_net.CNA.get(self.pvm, parent_type=pvm_lpar.LPAR, parent_uuid=vm.uuid)
+        except pvm_exc.Error:
+            return None
+        mac = vif_event.pvm_mac(port["mac_address"]).upper()
+        return next((c for c in cnas if c.mac.upper() == mac), None)
+
+    def port_statuses(self) -> dict[str, str]:
+        """Status of every port bound to this host, by port id (one neutron call)."""
+        ports = self.neutron.get("/v2.0/ports", params={"binding:host_id": self.host, "fields": ["id", "status"]})
+        return {p["id"]: p["status"] for p in ports["ports"]}
+
+    def duplicates(self) -> list[str]:
+        """Two trunks of one SEA carrying the same VLAN, or two client adapters with one MAC."""
+        found = []
+        for bridge in self.bridges():
+            for sea in bridge.seas:
+                seen: dict[int, int] = {}
+                for trunk in [sea.primary_adpt, *sea.addl_adpts]:
+                    for vlan in {trunk.pvid, *trunk.tagged_vlans}:
+                        seen[vlan] = seen.get(vlan, 0) + 1
+                found += [f"VLAN {v} on {n} trunks of SEA {sea.dev_name}" for v, n in seen.items() if n > 1]
+        macs: dict[str, int] = {}
+        for cna in self.adapters():
+            macs[cna.mac] = macs.get(cna.mac, 0) + 1
+        found += [f"MAC {mac} on {n} client adapters" for mac, n in macs.items() if n > 1]
+        return found
+
     def remove_adapter(self, port: dict, cna: pvm_net.CNA) -> None:
         with contextlib.suppress(pvm_exc.HttpNotFound):
             cna.delete()
