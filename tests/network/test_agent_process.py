@@ -68,3 +68,17 @@ def test_a_signal_while_waiting_for_the_rest_api_stops_the_agent_cleanly(tmp_pat
     waits = [line for line in log.splitlines() if "Cannot log on" in line]
     assert waits and all(f"127.0.0.1:{port}: connection refused" in w and "next attempt in 1s" in w for w in waits)
     assert "urllib3" not in log and "HTTPConnectionPool" not in log and "pw-secret" not in log
+
+
+def test_a_misspelt_option_is_named_with_the_nearest_known_one(tmp_path):
+    rest = {"host": "127.0.0.1", "port": str(free_port()), "protocol": "http", "retry_interval": "1",
+            "pasword": "x"}  # fmt: skip
+    agent = AgentProcess(AGENT, tmp_path, [], "typo-host", rest, {"AGENT": {"bridge_mapping": "default:ent5:vios1"}})
+    agent.start()
+    try:
+        log = _wait_for(agent, "Cannot log on")
+    finally:
+        agent.kill()
+    assert "Unknown option bridge_mapping in [AGENT]" in log and "did you mean bridge_mappings?" in log
+    assert "Unknown option pasword in [powervm_rest]" in log and "did you mean password?" in log
+    assert "Unknown option report_interval" not in log and "Unknown option host" not in log

@@ -16,7 +16,7 @@ from neutron.conf.agent import common as agent_conf
 from oslo_config import cfg
 from pypowervm import exceptions as pvm_exc
 
-from powervm_openstack.network.agent import broker, config
+from powervm_openstack.network.agent import broker, config, unknown_opts
 from powervm_openstack.network.agent.base import PowerVMAgent
 from powervm_openstack.network.exceptions import PowerVMNetworkError
 from powervm_openstack.pvm import connection
@@ -42,6 +42,7 @@ def run(agent_class: type[PowerVMAgent], argv: list[str]) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     common_config.setup_logging()
+    unknown_opts.warn(conf, agent_class.extra_opts())
     agent = agent_class(conf)
     _stop_on_signals(agent)
     binary = agent_class.binary
