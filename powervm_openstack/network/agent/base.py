@@ -121,6 +121,8 @@ class PowerVMAgent:
             batch.resync = "periodic heal"
         if not batch:
             return
+        if self.rpc is not None:
+            self.rpc.new_request()  # one request id per batch, in neutron's log and ours
         try:
             if batch.resync:
                 self._next_heal = time.monotonic() + agent_conf.heal_and_optimize_interval
@@ -160,7 +162,12 @@ class PowerVMAgent:
         """Mark ports ACTIVE / DOWN in neutron, by MAC, and say so in one line."""
         if up or down:
             self.rpc.set_status(up, down)
-            LOG.info("Ports marked up: %s; down: %s", sorted(up), sorted(down))
+            LOG.info("Ports marked up: %s; down: %s", [self.describe(m) for m in sorted(up)],
+                     [self.describe(m) for m in sorted(down)])  # fmt: skip
+
+    def describe(self, mac: str) -> str:
+        """How a port is named in log lines (subclasses add port id, partition and VLAN)."""
+        return mac
 
     # -- heartbeat -------------------------------------------------------------------------
     def state(self, start: bool) -> dict[str, Any]:
