@@ -71,7 +71,30 @@ def check_opts(conf: cfg.ConfigOpts, groups: dict[str, list[cfg.Opt]]) -> None:
     """
     for group, opts in groups.items():
         for opt in opts:
-            getattr(conf[group], opt.dest)
+            try:
+                getattr(conf[group], opt.dest)
+            except (cfg.ConfigFileValueError, ValueError) as exc:
+                # oslo.config's text names a LocationInfo object, not the file or the value.
+                reason = str(exc).split("is not valid: ", 1)[-1]
+                raw = _raw_value(conf, group, opt.dest)
+                shown = f" = {raw!r}" if raw is not None else ""
+                raise cfg.Error(f"[{group}] {opt.dest}{shown} is not valid: {reason}") from None
+
+
+def _raw_value(conf: cfg.ConfigOpts, group: str, name: str) -> str | None:
+    """The value as written in the last configuration file that sets it (None when none does)."""
+    import configparser
+
+    found = None
+    for path in conf.config_file or []:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_option(group, name):
+            found = parser.get(group, name)
+    return found
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
