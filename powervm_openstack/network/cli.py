@@ -48,6 +48,10 @@ class UsageError(ValueError):
     """A bad argument; the message names it and what is allowed."""
 
 
+class NoManagedSystem(Exception):
+    """The REST API answers but lists no managed system (not a NovaLink, or not set up yet)."""
+
+
 def parse_args(argv: list[str]) -> cfg.ConfigOpts:
     """Parse the command line and configuration files into a private ConfigOpts."""
     conf = cfg.ConfigOpts()
@@ -57,6 +61,7 @@ def parse_args(argv: list[str]) -> cfg.ConfigOpts:
     conf(argv, project="powervm-network-map", prog="powervm-network-map", default_config_files=[],
          description=DESCRIPTION)  # fmt: skip
     _apply_flags(conf)
+    connection.check_opts(conf, dict(connection.list_opts() + agent_config.list_opts()))
     return conf
 
 
@@ -84,7 +89,10 @@ def _apply_flags(conf: cfg.ConfigOpts) -> None:
 
 def read_host(adapter: pvm_adapter.Adapter, workers: int = 8) -> host_map.HostInputs:
     """Read everything the map shows (GETs only; one adapter and one vNIC feed per partition)."""
-    system = pvm_ms.System.get(adapter)[0]
+    systems = pvm_ms.System.get(adapter)
+    if not systems:
+        raise NoManagedSystem()
+    system = systems[0]
     bridges = pvm_net.NetBridge.get(adapter, parent_type=pvm_ms.System, parent_uuid=system.uuid)
     vioses = pvm_vios.VIOS.get(adapter, xag=[pvm_const.XAG.VIO_NET])
     parts = inventory.partitions(adapter)
@@ -125,22 +133,27 @@ def main(argv: list[str] | None = None) -> int:
         # pypowervm warns on every http run; bridges warns about an empty bridge_mappings, which the map shows.
         for name in ("pypowervm", "powervm_openstack.network.bridges"):
             logging.getLogger(name).setLevel(logging.ERROR)
-    rest = conf[connection.GROUP]
+    try:
+        where = connection.endpoint(conf)
+    except connection.InsecureConnectionRefused as err:
+        print(f"powervm-network-map: {err}", file=sys.stderr)
+        return 2
     try:
         adapter = connection.connect(conf, stop_after=0)
         inputs = read_host(adapter, conf[agent_config.GROUP].rest_workers)
+    except NoManagedSystem:
+        print(f"powervm-network-map: the PowerVM REST API at {where} lists no managed system; point --url or "
+              "[powervm_rest] at a NovaLink that manages one", file=sys.stderr)  # fmt: skip
+        return 2
     except pvm_exc.Error as err:
-        print(f"powervm-network-map: cannot read the PowerVM REST API on {rest.host}: {_first_line(err)}",
+        verb = "reach" if isinstance(err, (pvm_exc.ConnectionError, pvm_exc.TimeoutError)) else "read"
+        print(f"powervm-network-map: cannot {verb} the PowerVM REST API at {where}: {connection.reason(err)}",
               file=sys.stderr)  # fmt: skip
         return 1
     agent = conf[agent_config.GROUP]
     result = host_map.build(inputs, agent.bridge_mappings, agent.automated_powervm_vlan_cleanup)
     print(render.as_json(result) if conf.json else render.as_text(result))
     return 0
-
-
-def _first_line(err: Exception) -> str:
-    return (str(err).splitlines() or [type(err).__name__])[0][:300]
 
 
 if __name__ == "__main__":

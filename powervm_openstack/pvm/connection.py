@@ -11,14 +11,18 @@ unless ``insecure`` is set; plain http is refused for a host that is not this ma
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from oslo_config import cfg
 from pypowervm import adapter as pvm_adapter
 from pypowervm import exceptions as pvm_exc
 
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 GROUP = "powervm_rest"
 
@@ -67,7 +71,30 @@ def check_opts(conf: cfg.ConfigOpts, groups: dict[str, list[cfg.Opt]]) -> None:
     """
     for group, opts in groups.items():
         for opt in opts:
-            getattr(conf[group], opt.dest)
+            try:
+                getattr(conf[group], opt.dest)
+            except (cfg.ConfigFileValueError, ValueError) as exc:
+                # oslo.config's text names a LocationInfo object, not the file or the value.
+                reason = str(exc).split("is not valid: ", 1)[-1]
+                raw = _raw_value(conf, group, opt.dest)
+                shown = f" = {raw!r}" if raw is not None else ""
+                raise cfg.Error(f"[{group}] {opt.dest}{shown} is not valid: {reason}") from None
+
+
+def _raw_value(conf: cfg.ConfigOpts, group: str, name: str) -> str | None:
+    """The value as written in the last configuration file that sets it (None when none does)."""
+    import configparser
+
+    found = None
+    for path in conf.config_file or []:
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        try:
+            parser.read(path)
+        except configparser.Error:
+            continue
+        if parser.has_option(group, name):
+            found = parser.get(group, name)
+    return found
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
@@ -117,41 +144,118 @@ def _verify(rest: cfg.ConfigOpts.GroupAttr) -> bool | str:
     return rest.ca_file or True
 
 
+def endpoint(conf: cfg.ConfigOpts) -> str:
+    """``protocol://host:port`` of the REST API as configured (the default port filled in)."""
+    rest = conf[GROUP]
+    protocol = _protocol(rest)
+    port = rest.port or (12080 if protocol == "http" else 12443)
+    return f"{protocol}://{rest.host}:{port}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for what a later attempt may not meet: unreachable, timed out, 5xx, VIOS busy, not up yet (404).
+
+    An authentication refusal (401, 403), a certificate nobody trusts and any other 4xx are not.
+    """
+    if isinstance(exc, (pvm_exc.ConnectionError, pvm_exc.TimeoutError, pvm_exc.HttpNotFound)):
+        return True
+    if isinstance(exc, pvm_exc.HttpError):
+        status = exc.response.status if exc.response is not None else None
+        her = getattr(exc, "her_wrap", None)
+        return (status is not None and status >= 500) or (her is not None and her.is_vios_busy())
+    return False
+
+
+def reason(exc: BaseException) -> str:
+    """What went wrong, in a few words, without pypowervm's and urllib3's chains."""
+    if isinstance(exc, pvm_exc.HttpError):
+        status = exc.response.status if exc.response is not None else "?"
+        her = getattr(exc, "her_wrap", None)
+        message = her.message if her is not None and her.message else (exc.response.reason if exc.response else "")
+        return f"HTTP {status} {message}".strip()
+    text = str(exc)
+    for needle, short in _REASONS:
+        if needle in text:
+            return short
+    if isinstance(exc, pvm_exc.TimeoutError):
+        return "timed out"
+    return (text.splitlines() or [type(exc).__name__])[0][:200]
+
+
+_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "host name not known"),
+    ("Temporary failure in name resolution", "host name not resolved"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("timed out", "timed out"),
+    ("RemoteDisconnected", "the connection was closed without an answer"),
+    ("Connection aborted", "the connection was closed without an answer"),
+    ("Connection reset", "connection reset"),
+)
+
+
 def connect(conf: cfg.ConfigOpts, stop_after: float | None = None) -> pvm_adapter.Adapter:
-    """A logged-on pypowervm Adapter; retries until the REST API answers.
+    """A logged-on pypowervm Adapter; retries while the REST API is unreachable or answers 5xx/busy.
 
     :param stop_after: give up after this many seconds (None: wait as long as it takes, logging
         each failed attempt; an agent must not die because NovaLink boots after it).
-    :raises pypowervm.exceptions.Error: bad credentials (not retried), or the deadline passed.
+    :raises pypowervm.exceptions.Error: refused logon or untrusted certificate (not retried), or
+        the deadline passed.
     """
     rest = conf[GROUP]
     protocol = _protocol(rest)
+
+    def logon() -> pvm_adapter.Adapter:
+        session = VerifiedSession(
+            verify=_verify(rest),
+            host=rest.host,
+            port=rest.port,
+            protocol=protocol,
+            username=rest.user,
+            password=rest.password,
+            certpath=rest.cert_path,
+            timeout=rest.timeout,
+        )
+        return pvm_adapter.Adapter(session)
+
+    adapter = wait_out(logon, conf, "log on", stop_after=stop_after)
+    LOG.info("Connected to the PowerVM REST API at %s (%s logon)", endpoint(conf),
+             "password" if rest.user else "local file")  # fmt: skip
+    return adapter
+
+
+def wait_out(call: Callable[[], T], conf: cfg.ConfigOpts, what: str, stop_after: float | None = None) -> T:
+    """``call()``, retried every ``retry_interval`` while it fails transiently (one log line per attempt).
+
+    :raises pypowervm.exceptions.Error: a failure that is not transient, or any once ``stop_after``
+        seconds have passed.
+    """
+    rest = conf[GROUP]
     deadline = None if stop_after is None else time.monotonic() + stop_after
     attempt = 0
     while True:
         attempt += 1
         try:
-            session = VerifiedSession(
-                verify=_verify(rest),
-                host=rest.host,
-                port=rest.port,
-                protocol=protocol,
-                username=rest.user,
-                password=rest.password,
-                certpath=rest.cert_path,
-                timeout=rest.timeout,
-            )
-            adapter = pvm_adapter.Adapter(session)
-            LOG.info("Connected to the PowerVM REST API at %s://%s (attempt %d, %s logon)", protocol, rest.host,
-                     attempt, "password" if rest.user else "local file")  # fmt: skip
-            return adapter
-        except (pvm_exc.ConnectionError, pvm_exc.SSLError, pvm_exc.TimeoutError, pvm_exc.HttpNotFound) as exc:
-            if isinstance(exc, pvm_exc.SSLError) or (deadline is not None and time.monotonic() > deadline):
+            with _quiet_pypowervm():
+                return call()
+        except pvm_exc.Error as exc:
+            if not is_transient(exc) or (deadline is not None and time.monotonic() >= deadline):
                 raise
-            LOG.warning("PowerVM REST API at %s://%s is not reachable (attempt %d): %s; retrying in %ds",
-                        protocol, rest.host, attempt, _short(exc), rest.retry_interval)  # fmt: skip
-            time.sleep(rest.retry_interval)
+            failure = reason(exc)
+        # Logged outside the handler: oslo.log appends the whole exception chain to lines logged inside one.
+        LOG.warning("Cannot %s: PowerVM REST API at %s: %s (attempt %d); next attempt in %ds", what,
+                    endpoint(conf), failure, attempt, rest.retry_interval)  # fmt: skip
+        time.sleep(rest.retry_interval)
 
 
-def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200]
+@contextlib.contextmanager
+def _quiet_pypowervm() -> Iterator[None]:
+    """pypowervm logs each failed request with urllib3's whole chain; the caller logs one line instead."""
+    logger = logging.getLogger("pypowervm.adapter")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

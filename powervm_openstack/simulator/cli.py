@@ -36,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except (ValueError, OSError, requests.RequestException) as exc:
-        LOG.error("%s", exc)
+    except (ValueError, OSError, requests.RequestException, yaml.YAMLError) as exc:
+        LOG.error("%s", str(exc).replace("\n", " "))
         return 2
 
 
@@ -50,12 +50,18 @@ def _parser() -> argparse.ArgumentParser:
     source = serve.add_mutually_exclusive_group()
     source.add_argument("--topology", help="YAML topology file (default: the built-in realistic host)")
     source.add_argument("--capture", nargs="+", help="captured response files or folders to load as the system")
-    serve.add_argument("--state", help="SQLite file keeping the state across restarts (default: in memory)")
+    serve.add_argument(
+        "--skip-bad-captures", action="store_true", help="serve the good capture files, warn about the rest"
+    )
+    serve.add_argument(
+        "--state", help="SQLite file keeping the state across restarts (default: in memory); an existing one is resumed"
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=12080)
     serve.add_argument("--user", default="admin", help="user name accepted by password logon")
     serve.add_argument("--password-file", help="file holding the password (else $POWERVM_SIM_PASSWORD or admin)")
     serve.add_argument("--faults", help="YAML/JSON list of fault rules to start with")
+    serve.add_argument("--fault-seed", type=int, help="seed of the fault rules' random draws (replayable runs)")
     serve.add_argument("--event-wait", type=float, default=10.0, help="seconds an empty event poll waits")
     serve.add_argument("--job-seconds", type=float, default=0.0, help="seconds a job runs before it completes")
     serve.add_argument("--session-timeout", type=float, help="idle seconds before a session expires")
@@ -80,30 +86,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from powervm_openstack.simulator.capture import importer as capture
     from powervm_openstack.simulator.http.server import SimulatorServer
     from powervm_openstack.simulator.runtime.ovs_devices import OvsDeviceHost
-    from powervm_openstack.simulator.topology import loader as topology
+    from powervm_openstack.simulator.state.store import Store
 
-    if args.capture:
-        seed = capture.load_many(_expand(args.capture))
-        LOG.info("Loaded %d objects from %d capture path(s)", len(seed), len(args.capture))
-    else:
-        seed = topology.load(args.topology or topology.DEFAULT)
-        LOG.info("Loaded %d objects from topology %s", len(seed), args.topology or "default")
-    server = SimulatorServer(
-        store=args.state,
-        username=args.user,
-        password=_password(args.password_file),
-        host=args.host,
-        port=args.port,
-        seed=seed,
-        event_wait=args.event_wait,
-        job_seconds=args.job_seconds,
-        session_idle_timeout=args.session_timeout,
-        token_dir=args.token_dir,
-        tls=_tls(args),
-    )
+    _check_serve_args(args)
+    store = Store(args.state)
+    seed = _seed_records(args) if store.is_empty() else _resumed(args)
+    try:
+        server = SimulatorServer(
+            store=store,
+            username=args.user,
+            password=_password(args.password_file),
+            host=args.host,
+            port=args.port,
+            seed=seed,
+            event_wait=args.event_wait,
+            job_seconds=args.job_seconds,
+            session_idle_timeout=args.session_timeout,
+            token_dir=args.token_dir,
+            tls=_tls(args),
+            fault_seed=args.fault_seed,
+        )
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     if args.faults:
         server.app.faults.set_rules(_read_rules(args.faults))
     devices = OvsDeviceHost(args.ovs_db).attach(server.store) if args.ovs_db else None
@@ -119,6 +125,51 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_serve_args(args: argparse.Namespace) -> None:
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port {args.port} is not a TCP port; allowed: 0-65535 (0: any free port).")
+    if args.state and not Path(args.state).resolve().parent.is_dir():
+        raise ValueError(f"--state {args.state}: folder {Path(args.state).resolve().parent} does not exist.")
+
+
+def _resumed(args: argparse.Namespace) -> None:
+    """A state file that already holds a host is served as it is; say what is not loaded."""
+    given = "--capture" if args.capture else ("--topology " + args.topology) if args.topology else ""
+    LOG.warning("State file %s already holds a host: resuming it%s", args.state,
+                f"; {given} is ignored (remove the state file to load it)" if given else "")  # fmt: skip
+
+
+def _seed_records(args: argparse.Namespace) -> list:
+    from powervm_openstack.simulator.capture import importer as capture
+    from powervm_openstack.simulator.topology import loader as topology
+
+    if not args.capture:
+        seed = topology.load(args.topology or topology.DEFAULT)
+        LOG.info("Loaded %d objects from topology %s", len(seed), args.topology or "default")
+        return seed
+    files = _expand(args.capture)
+    results, bad = [], []
+    for path in files:
+        try:
+            result = capture.load_file(path)
+        except capture.CaptureError as exc:
+            bad.append(str(exc))
+            continue
+        if result.skipped_reason:
+            bad.append(f"{path}: {result.skipped_reason}")
+        results.append(result)
+    for line in bad:
+        (LOG.warning if args.skip_bad_captures else LOG.error)("Not a capture: %s", line)
+    if bad and not args.skip_bad_captures:
+        raise ValueError(f"{len(bad)} of {len(files)} capture file(s) cannot be loaded (listed above); "
+                         "fix or remove them, or pass --skip-bad-captures to serve the rest.")  # fmt: skip
+    seed = capture.merge(results)
+    if not seed:
+        raise ValueError(f"--capture {' '.join(args.capture)}: no objects found in {len(files)} file(s).")
+    LOG.info("Loaded %d objects from %d capture file(s)", len(seed), len(files) - len(bad))
+    return seed
+
+
 def _tls(args: argparse.Namespace) -> tuple[str, str] | None:
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ValueError("--tls-cert and --tls-key go together: give both to serve https, or neither.")
@@ -131,21 +182,46 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _faults(args: argparse.Namespace) -> int:
+    """Errors go to stderr: exit 2 for bad input (rules, URL), 1 when the simulator cannot be asked."""
     url = f"{args.url.rstrip('/')}/sim/faults"
-    if args.action == "list":
-        resp = requests.get(url, timeout=30)
-    elif args.action == "clear":
-        resp = requests.delete(url, timeout=30)
-    else:
+    rules = None
+    if args.action in ("set", "add"):
         if not args.file:
             raise ValueError(f"'faults {args.action}' needs a rules file.")
         rules = _read_rules(args.file)
-        if args.action == "add":
-            resp = requests.post(url, json=rules if isinstance(rules, dict) else rules[0], timeout=30)
+    try:
+        if args.action == "list":
+            resp = requests.get(url, timeout=30)
+        elif args.action == "clear":
+            resp = requests.delete(url, timeout=30)
+        elif args.action == "add":
+            resp = requests.post(url, json=rules, timeout=30)
         else:
-            resp = requests.put(url, json=rules, timeout=30)
-    print(json.dumps(resp.json(), indent=2))
-    return 0 if resp.ok else 1
+            resp = requests.put(url, json=rules if isinstance(rules, list) else [rules], timeout=30)
+    except requests.RequestException as exc:
+        print(f"powervm-sim: cannot reach the simulator at {args.url}: {_reason(exc)}", file=sys.stderr)
+        return 1
+    try:
+        answer = resp.json()
+    except ValueError:
+        kind = resp.headers.get("Content-Type", "no content type")
+        print(f"powervm-sim: {args.url} is not a powervm-sim (GET /sim/faults answered HTTP {resp.status_code}, "
+              f"{kind})", file=sys.stderr)  # fmt: skip
+        return 2
+    if not resp.ok:
+        print(f"powervm-sim: {answer.get('error', answer)}", file=sys.stderr)
+        return 2 if resp.status_code == 400 else 1
+    print(json.dumps(answer, indent=2))
+    return 0
+
+
+def _reason(exc: requests.RequestException) -> str:
+    text = str(exc)
+    for needle, short in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                          ("Name or service not known", "host name not known")):  # fmt: skip
+        if needle in text:
+            return short
+    return type(exc).__name__
 
 
 def _snapshot(args: argparse.Namespace) -> int:

@@ -159,5 +159,29 @@ def test_bad_arguments_and_unreachable_api() -> None:
     run = network_map("--url", "ftp://novalink1", "--user", USER)
     assert run.returncode == 2 and "--url 'ftp://novalink1' is not an http(s) URL" in run.stderr
     run = network_map("--url", f"http://127.0.0.1:{free_port()}", "--user", USER)
-    assert run.returncode == 1 and "cannot read the PowerVM REST API on 127.0.0.1" in run.stderr
+    assert run.returncode == 1 and "cannot reach the PowerVM REST API at http://127.0.0.1" in run.stderr
     assert PASSWORD not in run.stderr
+
+
+def test_unreachable_api_and_bad_option_values_in_one_plain_line(tmp_path: Path) -> None:
+    port = free_port()
+    run = network_map("--url", f"http://127.0.0.1:{port}", "--user", USER)
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip() == (
+        f"powervm-network-map: cannot reach the PowerVM REST API at http://127.0.0.1:{port}: connection refused"
+    )
+    conf = tmp_path / "agent.ini"
+    conf.write_text("[AGENT]\nrest_workers = 0\n")
+    run = network_map("--config-file", str(conf), "--url", f"http://127.0.0.1:{port}", "--user", USER)
+    assert run.returncode == 2, run.stderr
+    assert "[AGENT] rest_workers = '0' is not valid" in run.stderr and ">= 1" in run.stderr.replace(
+        "greater than or equal to", ">="
+    )
+    assert "LocationInfo" not in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_host_with_no_managed_system_is_named() -> None:
+    with running_simulator(records=[]) as empty:
+        run = network_map("--url", empty.url, "--user", USER)
+    assert run.returncode == 2, run.stderr
+    assert "lists no managed system" in run.stderr and "Traceback" not in run.stderr

@@ -56,3 +56,34 @@ def test_heal_removes_stale_vlans_a_few_at_a_time_and_serves_plugs_in_between():
             assert 100 in final.list_vlans()  # web-01 (not OpenStack) uses it
         finally:
             disconnect(adapter)
+
+
+def test_an_adapter_made_after_the_heal_scan_keeps_its_vlan():
+    """Nova creates a VM's adapter on a stale VLAN while a heal runs: the removal re-checks first."""
+    from pypowervm.tasks import cna as pvm_cna
+    from pypowervm.wrappers import logical_partition as pvm_lpar
+
+    with running_simulator() as sim:
+        adapter = connect(sim)
+        try:
+            bridge = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
+            bridger.ensure_vlans_on_nb(adapter, adapter.sys_uuid, bridge.uuid, [2101])
+            stopped = next(p for p in pvm_lpar.LPAR.get(adapter) if p.state != "running")
+            agent = sea_agent(adapter, StubNeutron())
+            real_scan, made = agent._scan, []
+
+            def scan_then_nova_creates_an_adapter() -> None:
+                real_scan()
+                if not made:  # right after the heal's scan, before its cleanup
+                    made.append(pvm_cna.crt_cna(adapter, None, stopped.uuid, 2101))
+
+            agent._scan = scan_then_nova_creates_an_adapter
+            agent.heal("test")
+            final = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
+            assert made and 2101 in final.list_vlans(), "the VLAN of a new adapter was removed"
+            made[0].delete()
+            agent.heal("test")  # once its last user is gone, it goes
+            final = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
+            assert 2101 not in final.list_vlans()
+        finally:
+            disconnect(adapter)

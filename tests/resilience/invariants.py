@@ -3,13 +3,15 @@
 The checker replays ``/sim/changes`` (every committed change, with the object's body) on top of
 a snapshot taken before the run, so it judges what PowerVM actually did, not what the agent says:
 
-1. safety: a VLAN used by an adapter of a *running* partition is never removed from the bridge
-   serving that adapter's switch. (Only running partitions count: between creating a VM's adapter
-   and booting it, nova waits for the port to go ACTIVE, which the agent only does once the VLAN
-   is on the bridge. A removal in that pre-boot window is counted, not a violation: the agent's
-   next batch puts the VLAN back before the port can go ACTIVE.)
+1. safety: a VLAN used by any existing client adapter, whatever its partition's state, is never
+   removed from the bridge serving that adapter's switch (``checks`` counts the VLAN removals
+   judged).
 2. liveness: once faults stop, every bound port whose adapter exists has its VLAN on every SEA of
    its bridge and is ACTIVE within the stated bound (checked by the driver, see ``final_checks``).
+   At every transition, too: each time the driver sees a port newly ACTIVE it calls
+   ``check_active``, which judges the change log as of a moment after that sighting; a VLAN
+   missing from an SEA then is a violation (an ACTIVE port whose VLAN arrives a few
+   milliseconds late is not caught; one whose VLAN is still absent is).
 3. no stale VLAN: with cleanup enabled, no VLAN without any user survives two heal passes.
 4. nothing lost: no port stays BUILD or DOWN while its adapter exists.
 """
@@ -53,7 +55,7 @@ class ChangeLogChecker:
     running: dict[str, bool] = dataclasses.field(default_factory=dict)
     last_id: int = 0
     checks: int = 0
-    preboot_removals: int = 0
+    active_checks: int = 0
     violations: list[Violation] = dataclasses.field(default_factory=list)
 
     def snapshot(self, adapters: Iterable, bridges: Iterable, partitions: Iterable) -> None:
@@ -128,13 +130,31 @@ class ChangeLogChecker:
 
     def _check_removal(self, change_id: int, bridge: str, switch: int, vlan: int) -> None:
         self.checks += 1
-        users = [a for a in self.adapters.values() if a.vswitch == switch and vlan in a.vlans]
-        running = [a.partition for a in users if self.running.get(a.partition)]
-        if running:
-            detail = f"VLAN {vlan} removed from bridge {bridge} while running partition(s) {running} use it"
+        users = sorted({a.partition for a in self.adapters.values() if a.vswitch == switch and vlan in a.vlans})
+        if users:
+            states = ", ".join(f"{p} ({'running' if self.running.get(p) else 'not running'})" for p in users)
+            detail = f"VLAN {vlan} removed from bridge {bridge} while adapters of partition(s) {states} use it"
             self.violations.append(Violation(change_id, "safety", detail))
-        elif users:
-            self.preboot_removals += 1
+
+    def check_active(self, port: str, adapter_uuid: str, vlan: int) -> list[Violation]:
+        """Invariant 2 at a transition: ``port`` was just seen ACTIVE; its VLAN must be on every SEA.
+
+        Call it after the sighting: the change log is read up to now, so a VLAN still missing from
+        any SEA of the bridge on the adapter's switch was missing when neutron showed the port ACTIVE.
+        """
+        before = len(self.violations)
+        self.poll()
+        self.active_checks += 1
+        cna = self.adapters.get(adapter_uuid.lower())
+        switch = cna.vswitch if cna else None
+        for uuid, seas in self.bridges.items():
+            if switch is not None and self.bridge_switch.get(uuid) != switch:
+                continue
+            missing = sorted(sea for sea, vlans in seas.items() if vlan not in vlans)
+            if missing:
+                detail = f"VLAN {vlan} not on SEA(s) {missing} of bridge {uuid} when port {port} was ACTIVE"
+                self.violations.append(Violation(self.last_id, "active-early", detail))
+        return self.violations[before:]
 
     def unused_vlans(self, static: dict[str, frozenset[int]]) -> dict[str, set[int]]:
         """Per bridge, VLANs no adapter on its switch uses, beyond the ``static`` ones it had before."""

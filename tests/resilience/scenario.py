@@ -26,7 +26,10 @@ from tests.resilience.world import World
 FAULTS = (
     "storm_412", "other_client", "server_error", "vios_busy", "drop", "latency_spike", "session_expiry",
     "event_loss", "simulator_restart", "rabbitmq_restart", "rpc_server_restart", "agent_restart",
+    "lost_reply",
 )  # fmt: skip
+#: Faults that fire after the change is committed: the reply is lost, the change is not.
+AFTER_COMMIT_KINDS = ("server_error", "vios_busy", "drop")
 OTHER_CLIENT_VLAN = 3990
 
 
@@ -69,6 +72,7 @@ class Scenario:
         self.schedule: dict[int, str] = {}
         self.broken: list[Slot] = []  # half-made or half-removed ports, finished once faults stop
         self.errors: list[str] = []
+        self.last_status: dict[str, str] = {}  # port id -> status last seen, to spot each move to ACTIVE
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, operations: int | None = None, seconds: float | None = None) -> None:
@@ -85,9 +89,25 @@ class Scenario:
                 self._do(op)
             except Exception as exc:  # a fault may fail nova's call too; nova would retry or fail the VM
                 self.errors.append(f"{op}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-            for violation in self.checker.poll():
+            for violation in self.checker.poll() + self._check_transitions():
                 self.violation_ops.append((violation, len(self.ops)))
             time.sleep(self.rng.uniform(0, 0.3))
+
+    def _check_transitions(self) -> list[Violation]:
+        """Invariant 2 at every transition: each port newly seen ACTIVE has its VLAN on every SEA already."""
+        try:
+            ports = self.world.port_statuses()
+        except Exception:  # neutron may be restarting; the next poll catches up
+            return []
+        found = []
+        for slot in [s for s in self.slots.values() if s.port and s.cna is not None]:
+            port_id = slot.port["id"]
+            status = ports.get(port_id)
+            if status == "ACTIVE" and self.last_status.get(port_id) != "ACTIVE":
+                found += self.checker.check_active(port_id, slot.cna.uuid, slot.vlan)
+            if status:
+                self.last_status[port_id] = status
+        return found
 
     def _next(self) -> Op:
         index = len(self.ops) + 1
@@ -114,7 +134,10 @@ class Scenario:
         try:
             slot.cna = self.world.create_adapter(vm, slot.port, op.vlan)
         except Exception:
-            self.broken.append(slot)  # nova fails the spawn and removes what it made
+            # nova fails the spawn and removes what it made, including an adapter whose creation
+            # was committed though its reply was lost
+            slot.cna = self.world.find_adapter(vm, slot.port)
+            self.broken.append(slot)
             self.slots[op.vm] = Slot()
             raise
 
@@ -193,6 +216,15 @@ class Scenario:
 
     def _op_rpc_server_restart(self, op: Op) -> None:
         self.world.neutron.restart_rpc_server(kill=self.rng.random() < 0.5)
+
+    def _op_lost_reply(self, op: Op) -> None:
+        """A change is committed but its reply is lost (5xx, VIOS busy or a dropped connection after commit)."""
+        kind = self.rng.choice(AFTER_COMMIT_KINDS)
+        target = self.rng.choice([("POST", "NetworkBridge"), ("PUT", "ClientNetworkAdapter")])
+        rule = {"kind": kind, "when": "after", "method": target[0], "path": target[1], "count": 2}
+        if kind == "server_error":
+            rule["status"] = self.rng.choice([500, 503])
+        self._rule(**rule)
 
     def _op_agent_restart(self, op: Op) -> None:
         time.sleep(self.rng.uniform(0, 0.4))  # somewhere inside whatever batch is in flight

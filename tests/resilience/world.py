@@ -41,7 +41,9 @@ def topology_file(work_dir: Path, vms: int) -> Path:
 class World:
     """Start, break and repair the services; act as nova on the simulated host."""
 
-    def __init__(self, neutron: NeutronServer, run: ServiceRun, vlans: list[int], vms: int, heal: int = 30) -> None:
+    def __init__(
+        self, neutron: NeutronServer, run: ServiceRun, vlans: list[int], vms: int, heal: int = 30, seed: int = 0
+    ) -> None:
         self.neutron = neutron
         self.run = run
         self.work = run.work_dir / f"resilience-{uuid.uuid4().hex[:6]}"
@@ -50,7 +52,8 @@ class World:
         # A password that cannot appear in a log by accident: the suite greps every log for it.
         self.password = f"pw-{uuid.uuid4().hex}"
         topo = str(topology_file(self.work, vms))
-        self.sim = SimulatorProcess(self.work, "--topology", topo, name="sim", password=self.password).start()
+        sim_args = ("--topology", topo, "--fault-seed", str(seed))
+        self.sim = SimulatorProcess(self.work, *sim_args, name="sim", password=self.password).start()
         options = {"AGENT": {"heal_and_optimize_interval": str(heal), "exception_interval": "1"}}
         rest = dict(self.sim.rest_options(), retry_interval="1", timeout="30")
         self.agent = AgentProcess(AGENT, self.work, neutron.config_files, self.host, rest, options).start()
@@ -76,6 +79,36 @@ class World:
         cna = pvm_cna.crt_cna(self.pvm, None, vm.uuid, vlan, mac_addr=vif_event.pvm_mac(port["mac_address"]))
         vif_event.post(self.pvm, cna.href, "plug", port["mac_address"], "pvm_sea")
         return cna
+
+    def find_adapter(self, vm: pvm_lpar.LPAR, port: dict) -> pvm_net.CNA | None:
+        """The VM's adapter with the port's MAC, if its creation was committed after all."""
+        try:
+            cnas = pvm_net.CNA.get(self.pvm, parent_type=pvm_lpar.LPAR, parent_uuid=vm.uuid)
+        except pvm_exc.Error:
+            return None
+        mac = vif_event.pvm_mac(port["mac_address"]).upper()
+        return next((c for c in cnas if c.mac.upper() == mac), None)
+
+    def port_statuses(self) -> dict[str, str]:
+        """Status of every port bound to this host, by port id (one neutron call)."""
+        ports = self.neutron.get("/v2.0/ports", params={"binding:host_id": self.host, "fields": ["id", "status"]})
+        return {p["id"]: p["status"] for p in ports["ports"]}
+
+    def duplicates(self) -> list[str]:
+        """Two trunks of one SEA carrying the same VLAN, or two client adapters with one MAC."""
+        found = []
+        for bridge in self.bridges():
+            for sea in bridge.seas:
+                seen: dict[int, int] = {}
+                for trunk in [sea.primary_adpt, *sea.addl_adpts]:
+                    for vlan in {trunk.pvid, *trunk.tagged_vlans}:
+                        seen[vlan] = seen.get(vlan, 0) + 1
+                found += [f"VLAN {v} on {n} trunks of SEA {sea.dev_name}" for v, n in seen.items() if n > 1]
+        macs: dict[str, int] = {}
+        for cna in self.adapters():
+            macs[cna.mac] = macs.get(cna.mac, 0) + 1
+        found += [f"MAC {mac} on {n} client adapters" for mac, n in macs.items() if n > 1]
+        return found
 
     def remove_adapter(self, port: dict, cna: pvm_net.CNA) -> None:
         with contextlib.suppress(pvm_exc.HttpNotFound):

@@ -2,7 +2,8 @@
 
 Each image is uploaded once into an image-cache volume ``i_<image id>`` (the first 13 hex digits);
 a boot disk ``b_<instance uuid>`` (13 hex digits) is a server-side copy of it, grown to the flavor's
-root disk. ``manage_image_cache`` removes cached images no instance on this host uses. Names
+root disk. ``manage_image_cache`` removes cached images no instance on this host has used for nova's
+``[image_cache]`` minimum age (and none when ``remove_unused_base_images`` is false). Names
 respect the VIOS's 15-character limit for logical volumes.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from typing import Any
 
 from oslo_concurrency import lockutils
@@ -47,6 +49,8 @@ class LocalDisk(DiskAdapter):
         self.vg_name = conf.powervm.volume_group_name
         self.vios_uuid = ""
         self.vg_uuid = ""
+        self._unused_since: dict[str, float] = {}  # cached image disk -> when a pass first found it unused
+        self._clock = time.monotonic
 
     def check(self) -> None:
         try:
@@ -130,9 +134,26 @@ class LocalDisk(DiskAdapter):
         return self._boot(copy), remove
 
     def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
+        """Remove cached images unused for ``[image_cache] remove_unused_original_minimum_age_seconds``.
+
+        Nothing is removed when ``[image_cache] remove_unused_base_images`` is false. A VIOS disk has
+        no last-use time, so the age counts from the first pass that found the image unused; after
+        a restart of nova-compute it starts again (an image is kept longer, never removed sooner).
+        """
+        cache_conf = self.conf.image_cache
+        if not cache_conf.remove_unused_base_images:
+            LOG.debug("Image cache: [image_cache] remove_unused_base_images is false; nothing removed")
+            return
         used = {image_disk_name(i.image_ref) for i in all_instances if getattr(i, "image_ref", None)}
         vg = self._vg()
         unused = [d for d in vg.virtual_disks if d.name.startswith("i_") and d.name not in used]
-        if unused:
-            pvm_stg.rm_vg_storage(vg, vdisks=unused)
-            LOG.info("Image cache: removed %s (no instance on this host uses them)", ", ".join(d.name for d in unused))
+        now = self._clock()
+        self._unused_since = {d.name: self._unused_since.get(d.name, now) for d in unused}
+        min_age = cache_conf.remove_unused_original_minimum_age_seconds
+        due = [d for d in unused if now - self._unused_since[d.name] >= min_age]
+        if due:
+            pvm_stg.rm_vg_storage(vg, vdisks=due)
+            for disk in due:
+                self._unused_since.pop(disk.name, None)
+            LOG.info("Image cache: removed %s (unused by this host's instances for at least %ss)",
+                     ", ".join(d.name for d in due), min_age)  # fmt: skip

@@ -81,10 +81,7 @@ class PowerVMAgent:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (waiting for the REST API), set up, start heartbeat, events and RPC."""
-        if self.adapter is None:
-            self.adapter = connection.connect(self.conf)
-        self.host_uuid = self.adapter.sys_uuid
-        self.setup()
+        self.attach()
         self.rpc = NeutronRpc(self.conf, self.agent_id, self.host)
         self._heartbeat = threading.Thread(target=self._report_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
@@ -93,6 +90,21 @@ class PowerVMAgent:
         self.pending.resync("agent start")
         self._started = True
         LOG.info("%s started on host %s (system %s)", self.binary, self.host, self.host_uuid)
+
+    def attach(self) -> None:
+        """Log on and read the host, waiting out an unreachable, busy or failing (5xx) REST API.
+
+        :raises pypowervm.exceptions.Error: the logon was refused (or another non-transient answer).
+        :raises PowerVMNetworkError: the configuration does not fit the host.
+        """
+        if self.adapter is None:
+            self.adapter = connection.connect(self.conf)
+        self.host_uuid = self.adapter.sys_uuid
+        connection.wait_out(self.setup, self.conf, "read the host")
+
+    @property
+    def started(self) -> bool:
+        return self._started
 
     def run(self) -> None:
         """Start, then serve until ``stop``."""
@@ -109,6 +121,8 @@ class PowerVMAgent:
             batch.resync = "periodic heal"
         if not batch:
             return
+        if self.rpc is not None:
+            self.rpc.new_request()  # one request id per batch, in neutron's log and ours
         try:
             if batch.resync:
                 self._next_heal = time.monotonic() + agent_conf.heal_and_optimize_interval
@@ -148,7 +162,12 @@ class PowerVMAgent:
         """Mark ports ACTIVE / DOWN in neutron, by MAC, and say so in one line."""
         if up or down:
             self.rpc.set_status(up, down)
-            LOG.info("Ports marked up: %s; down: %s", sorted(up), sorted(down))
+            LOG.info("Ports marked up: %s; down: %s", [self.describe(m) for m in sorted(up)],
+                     [self.describe(m) for m in sorted(down)])  # fmt: skip
+
+    def describe(self, mac: str) -> str:
+        """How a port is named in log lines (subclasses add port id, partition and VLAN)."""
+        return mac
 
     # -- heartbeat -------------------------------------------------------------------------
     def state(self, start: bool) -> dict[str, Any]:

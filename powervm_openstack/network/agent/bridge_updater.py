@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pypowervm import adapter as pvm_adapter
 from pypowervm import const as pvm_const
@@ -72,20 +72,26 @@ class BridgeUpdater:
         in_use: Iterable[int] = (),
         cleanup: bool = False,
         max_removals: int | None = None,
+        recheck: Callable[[], Iterable[int]] | None = None,
     ) -> Outcome:
-        """Put ``wanted`` on the bridge (and, with ``cleanup``, take off what nobody uses)."""
+        """Put ``wanted`` on the bridge (and, with ``cleanup``, take off what nobody uses).
+
+        :param recheck: called once a plan would remove VLANs, just before the update is sent: the
+            VLANs in use now (from a scan taken after the decision). What it names is kept; this
+            closes the window in which an adapter made after the caller's last scan loses its VLAN.
+        """
         wanted, in_use = frozenset(wanted), frozenset(in_use)
         for attempt in range(1, _CONFLICT_TRIES + 1):
             bridge = self._with_retries(lambda: self.read(bridge_uuid), f"read bridge {bridge_uuid}")
             state = _state(bridge)
-            plan = vlan_plan.plan(
-                state,
-                wanted,
-                in_use=in_use,
-                orphans=self._orphans.get(bridge_uuid.lower(), ()),
-                cleanup_enabled=cleanup,
-                max_removals=max_removals,
-            )
+            plan = self._plan(bridge_uuid, state, wanted, in_use, cleanup, max_removals)
+            if recheck is not None and (plan.removals or plan.dropped_trunks):
+                still_used = frozenset(recheck()) & frozenset().union(*plan.removals.values(), plan.deferred_removals)
+                if still_used:
+                    LOG.info("Bridge %s: VLANs %s gained a user since the last scan; kept", bridge_uuid,
+                             sorted(still_used))  # fmt: skip
+                    in_use |= still_used
+                    plan = self._plan(bridge_uuid, state, wanted, in_use, cleanup, max_removals)
             if plan.is_empty:
                 return Outcome(vlan_plan.bridge_vlans(state), plan.refused, plan.deferred_removals)
             bridges.apply(self.adapter, bridge, plan, self._vswitch(state.vswitch_id))
@@ -93,6 +99,12 @@ class BridgeUpdater:
                 after = vlan_plan.apply_plan(state, plan)
                 return Outcome(vlan_plan.bridge_vlans(after), plan.refused, plan.deferred_removals, changed=True)
         raise PowerVMApiError(f"Bridge {bridge_uuid} kept changing under us: gave up after {_CONFLICT_TRIES} tries.")
+
+    def _plan(self, uuid: str, state: vlan_plan.Bridge, wanted: frozenset[int], in_use: frozenset[int],
+              cleanup: bool, max_removals: int | None) -> vlan_plan.VlanPlan:  # fmt: skip
+        orphans = self._orphans.get(uuid.lower(), ())
+        return vlan_plan.plan(state, wanted, in_use=in_use, orphans=orphans, cleanup_enabled=cleanup,
+                              max_removals=max_removals)  # fmt: skip
 
     def _update(self, bridge: pvm_net.NetBridge, plan: vlan_plan.VlanPlan, attempt: int) -> bool:
         """POST the bridge; False on a 412 (re-plan), True on success."""
@@ -117,7 +129,7 @@ class BridgeUpdater:
                 return call()
             except pvm_exc.HttpError as exc:
                 status = exc.response.status if exc.response is not None else None
-                if not (exc.is_vios_busy() or (status is not None and status >= 500)) or attempt == _TRANSIENT_TRIES:
+                if not _is_transient(exc, status) or attempt == _TRANSIENT_TRIES:
                     raise
                 LOG.warning("%s: PowerVM answered %s (%s); retry %d", what, status, _message(exc), attempt)
             except (pvm_exc.ConnectionError, pvm_exc.TimeoutError) as exc:
@@ -143,6 +155,12 @@ def _state(bridge: pvm_net.NetBridge) -> vlan_plan.Bridge:
             f"The REST API returned a malformed NetworkBridge {bridge.uuid} ({type(exc).__name__}: {exc}); "
             "no change is made to it"
         ) from exc
+
+
+def _is_transient(exc: pvm_exc.HttpError, status: int | None) -> bool:
+    """A 5xx or a busy VIOS; the busy test lives on pypowervm's wrapper of the error body, when it parsed."""
+    her = getattr(exc, "her_wrap", None)
+    return (status is not None and status >= 500) or (her is not None and her.is_vios_busy())
 
 
 def _message(exc: pvm_exc.HttpError) -> str:

@@ -32,6 +32,10 @@ class NeutronRpc:
         self._state = agent_rpc.PluginReportStateAPI(topics.REPORTS)
         self._connection: Any = None
 
+    def new_request(self) -> None:
+        """A fresh context (new request id) for the calls of the next batch; it becomes the thread's log context."""
+        self.context = n_context.get_admin_context_without_session()
+
     def report_state(self, state: dict[str, Any]) -> str:
         """Send one heartbeat; returns neutron's answer (``new``, ``alive`` or ``revived``)."""
         return self._state.report_state(self.context, state, use_call=True)

@@ -12,6 +12,7 @@ A heal (at start, on lost events, periodically) re-derives everything from the h
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections import defaultdict
 from typing import Any
@@ -29,6 +30,7 @@ from powervm_openstack.pvm import inventory
 from powervm_openstack.pvm.vif_event import norm_mac
 
 LOG = logging.getLogger(__name__)
+_PARTITION_URI = re.compile(r"/(?:LogicalPartition|VirtualIOServer)/([^/]+)/")
 
 
 class SeaAgent(PowerVMAgent):
@@ -51,9 +53,16 @@ class SeaAgent(PowerVMAgent):
         self.adapters: dict[str, inventory.ClientAdapter] = {}
         self.ports: dict[str, tuple[str, int]] = {}  # mac -> (bridge uuid, vlan) of ports served here
         self.present: dict[str, frozenset[int]] = {}
+        self.names: dict[str, str] = {}  # mac -> "port <id> (MAC, partition)" for decision lines
+        self._unbound_logged: set[str] = set()
 
     def configurations(self) -> dict[str, Any]:
         return {constants.CONF_BRIDGE_MAPPINGS: dict(self.mappings)}
+
+    def describe(self, mac: str) -> str:
+        if mac in self.ports:
+            return f"{self.names.get(mac, mac)} VLAN {self.ports[mac][1]}"
+        return self.names.get(mac, mac)
 
     # -- batches ---------------------------------------------------------------------------
     def serve(self, batch: Batch) -> None:
@@ -86,10 +95,16 @@ class SeaAgent(PowerVMAgent):
         if not changes:
             return
         wanted: dict[str, dict[str, int]] = defaultdict(dict)
+        uris = {c.mac: c.uri for c in changes}
         for detail in self.device_details([c.mac for c in changes]):
+            if "mac_address" not in detail:
+                self._not_bound(norm_mac(detail.get("device", "")), uris.get(norm_mac(detail.get("device", ""))))
+                continue
             bridge = self._bridge_for(detail)
             if bridge:
-                wanted[bridge][norm_mac(detail["mac_address"])] = int(detail["segmentation_id"])
+                mac = norm_mac(detail["mac_address"])
+                wanted[bridge][mac] = int(detail["segmentation_id"])
+                self.names[mac] = f"port {detail.get('port_id')} (MAC {mac}, {self._partition(mac, uris.get(mac))})"
         up = []
         for bridge, ports in wanted.items():
             try:
@@ -103,16 +118,42 @@ class SeaAgent(PowerVMAgent):
                 continue
             for mac, vlan in ports.items():
                 self.ports[mac] = (bridge, vlan)
-                if vlan in outcome.present:
+                self._unbound_logged.discard(mac)
+                ready = vlan in outcome.present
+                LOG.info("%s: VLAN %d %s bridge %s", self.names.get(mac, mac), vlan,
+                         "is on" if ready else "could not be put on", bridge)  # fmt: skip
+                if ready:
                     up.append(mac)
         self.set_status(up, [])
+
+    def _not_bound(self, mac: str, uri: str | None) -> None:
+        """A plugged port neutron has no usable binding for here: said once, until it is served or unplugged."""
+        if mac in self._unbound_logged:
+            return
+        self._unbound_logged.add(mac)
+        LOG.warning("Port with MAC %s (%s) is plugged but neutron has no usable binding for it on host %s "
+                    "(binding failed, bound to another host, or no such port): not provisioned, left DOWN; "
+                    "see its binding:vif_type in neutron", mac, self._partition(mac, uri), self.host)  # fmt: skip
+
+    def _partition(self, mac: str, uri: str | None) -> str:
+        known = next((a for a in self.adapters.values() if a.mac == mac), None)
+        if known is not None:
+            return f"partition {known.partition_name}"
+        match = _PARTITION_URI.search(uri or "")
+        return f"partition {match.group(1)}" if match else "partition not known yet"
 
     def _unplug(self, changes: list[PortChange]) -> None:
         if not changes:
             return
         macs = [c.mac for c in changes]
+        self._unbound_logged.difference_update(macs)
+        for mac in macs:
+            if mac in self.ports:
+                LOG.info("%s unplugged from VLAN %d: marked DOWN", self.names.get(mac, mac), self.ports[mac][1])
         touched = {self.ports.pop(mac)[0] for mac in macs if mac in self.ports}
         self.set_status([], macs)
+        for mac in macs:
+            self.names.pop(mac, None)
         if self.cleanup:
             self._cleanup(touched or set(self.bridge_switch))
 
@@ -120,10 +161,7 @@ class SeaAgent(PowerVMAgent):
     def _cleanup(self, bridge_uuids: set[str]) -> None:
         """Remove VLANs that lost their last user; re-scan the host first (only if any may have)."""
         candidates = {b for b in bridge_uuids if self.present.get(b, frozenset()) - self._in_use(b) - self._wanted(b)}
-        if not candidates:
-            return
-        self._scan()
-        for bridge in candidates:
+        for bridge in candidates:  # the host is re-scanned only once a removal is decided (_rescan_in_use)
             self._remove_unused(bridge)
 
     def heal(self, reason: str) -> None:
@@ -136,7 +174,9 @@ class SeaAgent(PowerVMAgent):
         for detail in self.device_details([a.mac for a in served]):
             bridge = self._bridge_for(detail)
             if bridge:
-                self.ports[norm_mac(detail["mac_address"])] = (bridge, int(detail["segmentation_id"]))
+                mac = norm_mac(detail["mac_address"])
+                self.ports[mac] = (bridge, int(detail["segmentation_id"]))
+                self.names[mac] = f"port {detail.get('port_id')} (MAC {mac}, {self._partition(mac, None)})"
         for bridge in self.bridge_switch:
             self._converge(bridge, self._wanted(bridge))
             if self.cleanup:
@@ -151,11 +191,17 @@ class SeaAgent(PowerVMAgent):
         """Take unused VLANs off, a few per update; serve waiting plugs between updates."""
         max_removals = self.conf[config.GROUP].max_vlan_removals_per_update
         while True:
-            outcome = self._converge(bridge, self._wanted(bridge), self._in_use(bridge), True, max_removals)
+            outcome = self._converge(bridge, self._wanted(bridge), self._in_use(bridge), True, max_removals,
+                                     recheck=lambda: self._rescan_in_use(bridge))  # fmt: skip
             if not outcome.deferred:
                 return
             if self.pending.has_plugs():
                 self.serve(self.pending.take_now())
+
+    def _rescan_in_use(self, bridge: str) -> set[int]:
+        """The VLANs the host's adapters use now: a fresh scan, taken after a removal was decided."""
+        self._scan()
+        return self._in_use(bridge)
 
     def _scan(self) -> None:
         workers = self.conf[config.GROUP].rest_workers
@@ -163,8 +209,8 @@ class SeaAgent(PowerVMAgent):
 
     # -- helpers ---------------------------------------------------------------------------
     def _converge(self, bridge: str, wanted: set[int], in_use: set[int] = frozenset(), cleanup: bool = False,
-                  max_removals: int | None = None) -> Outcome:  # fmt: skip
-        outcome = self.updater.converge(bridge, wanted, in_use, cleanup, max_removals)
+                  max_removals: int | None = None, recheck: Any = None) -> Outcome:  # fmt: skip
+        outcome = self.updater.converge(bridge, wanted, in_use, cleanup, max_removals, recheck)
         self.present[bridge] = outcome.present
         for refusal in outcome.refused:
             LOG.error("VLAN %d cannot go on bridge %s: %s (%s)", refusal.vlan, bridge, refusal.reason, refusal.detail)

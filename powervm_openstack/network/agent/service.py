@@ -16,7 +16,7 @@ from neutron.conf.agent import common as agent_conf
 from oslo_config import cfg
 from pypowervm import exceptions as pvm_exc
 
-from powervm_openstack.network.agent import config
+from powervm_openstack.network.agent import broker, config, unknown_opts
 from powervm_openstack.network.agent.base import PowerVMAgent
 from powervm_openstack.network.exceptions import PowerVMNetworkError
 from powervm_openstack.pvm import connection
@@ -33,6 +33,7 @@ def register(conf: cfg.ConfigOpts) -> None:
 
 
 def run(agent_class: type[PowerVMAgent], argv: list[str]) -> int:
+    """Configure, start and serve; 2 for a configuration error or a refusal, 0 once stopped by a signal."""
     conf = cfg.CONF
     register(conf)
     try:
@@ -41,22 +42,40 @@ def run(agent_class: type[PowerVMAgent], argv: list[str]) -> int:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
     common_config.setup_logging()
+    unknown_opts.warn(conf, agent_class.extra_opts())
     agent = agent_class(conf)
+    _stop_on_signals(agent)
+    binary = agent_class.binary
     try:
         connection.check_opts(conf, dict(config.list_opts() + connection.list_opts() + agent_class.extra_opts()))
+        broker.check(conf)
         agent.start()
-    except (PowerVMNetworkError, cfg.Error, connection.InsecureConnectionRefused) as exc:
-        LOG.error("%s cannot start: %s", agent_class.binary, exc)
-        return 2
-    except pvm_exc.Error as exc:  # refused logon, certificate not trusted: not worth retrying
-        LOG.error("%s cannot start: the PowerVM REST API refused us: %s", agent_class.binary,
-                  str(exc).splitlines()[0])  # fmt: skip
-        return 2
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: agent.stop())
-    try:
         agent.run()
     except KeyboardInterrupt:
         agent.stop()
-    LOG.info("%s stopped", agent_class.binary)
-    return 0
+        LOG.info("%s stopped by a signal", binary)
+        return 0
+    except (PowerVMNetworkError, cfg.Error, connection.InsecureConnectionRefused, broker.BrokerRefused) as exc:
+        failure = str(exc)
+    except pvm_exc.Error as exc:  # refused logon, certificate not trusted: not worth retrying
+        failure = f"the PowerVM REST API at {connection.endpoint(conf)} refused us: {connection.reason(exc)}"
+    else:
+        LOG.info("%s stopped", binary)
+        return 0
+    # Logged outside the handlers: oslo.log appends the exception chain to lines logged inside one.
+    LOG.error("%s cannot start: %s", binary, failure)
+    return 2
+
+
+def _stop_on_signals(agent: PowerVMAgent) -> None:
+    """SIGTERM stops a running agent at the end of its batch, and one still starting at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def on_sigterm(*_: object) -> None:
+        if agent.started:
+            agent.stop()
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)

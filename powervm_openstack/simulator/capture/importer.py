@@ -44,6 +44,7 @@ __all__ = [
     "CaptureResult",
     "load_file",
     "load_many",
+    "merge",
     "load_dir",
     "records_from_body",
     "snapshot",
@@ -97,9 +98,14 @@ def load_file(path: str | os.PathLike[str]) -> CaptureResult:
 
 def load_many(paths: Iterable[str | os.PathLike[str]]) -> list[Record]:
     """Records of all files in order; on a duplicate UUID the later file's record wins."""
+    return merge(load_file(path) for path in paths)
+
+
+def merge(results: Iterable[CaptureResult]) -> list[Record]:
+    """The records of ``results`` in order; on a duplicate UUID the later one wins."""
     merged: dict[str, Record] = {}
-    for path in paths:
-        for rec in load_file(path).records:
+    for result in results:
+        for rec in result.records:
             merged[rec.uuid.lower()] = rec
     return list(merged.values())
 

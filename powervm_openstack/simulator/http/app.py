@@ -76,13 +76,13 @@ class SimulatorApp:
 
     def _serve(self, environ: dict[str, Any], method: str, path: str, base: str) -> Reply:
         try:
-            spoilers = self.faults.apply(method, path)
+            late = self.faults.apply(method, path)
             if files.is_contents(path):  # device bytes: streamed, larger than any XML body
                 return files.serve_contents(self, environ, method, path)
             body = _read_body(environ, self.max_body)
             reply = self._dispatch(environ, method, path, base, body)
-            if spoilers and reply.body:
-                reply.body = self.faults.spoil(spoilers, reply.body)
+            if late:
+                reply.body = self.faults.finish(late, method, path, reply.body or "")
             return reply
         except ApiError as exc:
             if exc.status >= 500 or exc.status in (401, 412):

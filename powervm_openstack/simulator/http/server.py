@@ -75,6 +75,7 @@ class SimulatorServer:
     :param store: the state; a ``Store`` or a path to its SQLite file.
     :param seed: records to load when the store is empty.
     :param tls: ``(certificate file, key file)`` to serve https instead of http.
+    :param fault_seed: seed of the fault rules' random draws (``rate``, jitter), for replayable runs.
     """
 
     def __init__(
@@ -90,6 +91,7 @@ class SimulatorServer:
         session_idle_timeout: float | None = None,
         token_dir: str | None = None,
         tls: tuple[str, str] | None = None,
+        fault_seed: int | None = None,
     ) -> None:
         model.install()
         self.store = store if isinstance(store, Store) else Store(store)
@@ -97,7 +99,9 @@ class SimulatorServer:
             count = self.store.load(seed)
             LOG.info("Seeded the simulator with %d objects", count)
         self.sessions = Sessions(username, password, token_dir=token_dir, idle_timeout=session_idle_timeout)
-        self.app = SimulatorApp(self.store, self.sessions, event_wait=event_wait, job_seconds=job_seconds)
+        self.app = SimulatorApp(
+            self.store, self.sessions, event_wait=event_wait, job_seconds=job_seconds, seed=fault_seed
+        )
         self._httpd = _ThreadingServer((host, port), _Handler)
         self._httpd.set_app(self.app)
         self.scheme = "http"

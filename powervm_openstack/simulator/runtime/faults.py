@@ -15,6 +15,12 @@ A rule matches requests by method and a path regular expression, fires with a pr
                    body), ``wrong_type`` (VLAN and switch ids that are not numbers), ``huge``
                    (a 16 MiB text node, beyond what an XML parser accepts by default)
 =================  ============================================================================
+
+Every rule has ``kind``, ``method``, ``path``, ``rate`` and ``count``; each kind adds only its
+own fields (``latency_ms``/``jitter_ms``, ``status``/``message``, ``signalled``, ``mode``).
+``server_error``, ``vios_busy`` and ``drop`` also take ``when``: ``before`` (default: the request
+is refused and nothing changes) or ``after`` (the request is served and its change committed,
+then the answer is replaced by the fault: "committed, but the reply was lost").
 """
 
 from __future__ import annotations
@@ -37,6 +43,18 @@ KINDS = ("latency", "etag_mismatch", "server_error", "vios_busy", "drop", "sessi
 MALFORMED_MODES = ("truncate", "wrong_type", "huge")
 _NUMERIC_FIELDS = re.compile(r"(<(?:PortVLANID|TaggedVLANIDs|VirtualSwitchID|SwitchID)\b[^>]*>)[^<]*")
 METHODS = ("*", "GET", "PUT", "POST", "DELETE")
+WHEN = ("before", "after")
+COMMON_FIELDS = ("kind", "method", "path", "rate", "count")
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "latency": ("latency_ms", "jitter_ms"),
+    "etag_mismatch": (),
+    "server_error": ("status", "message", "when"),
+    "vios_busy": ("when",),
+    "drop": ("when",),
+    "session_expiry": (),
+    "event_loss": ("signalled",),
+    "malformed": ("mode",),
+}
 
 
 @dataclasses.dataclass
@@ -52,7 +70,26 @@ class FaultRule:
     message: str = "Injected server error."
     signalled: bool = True
     mode: str = "truncate"
+    when: str = "before"
     fired: int = 0
+
+    @classmethod
+    def parse(cls, rule: Any, name: str = "fault rule") -> FaultRule:
+        """A rule from a mapping; any unknown field or bad value is refused naming ``name`` and what is allowed."""
+        if not isinstance(rule, dict):
+            raise ValueError(f"{name} must be a mapping of fields, got {type(rule).__name__}: {rule!r}.")
+        kind = rule.get("kind")
+        if kind not in KINDS:
+            raise ValueError(f"{name}: Unknown fault kind {kind!r}; allowed: {', '.join(KINDS)}.")
+        allowed = COMMON_FIELDS + KIND_FIELDS[kind]
+        unknown = sorted(set(rule) - set(allowed))
+        if unknown:
+            raise ValueError(f"{name} ({kind}): unknown field(s) {', '.join(unknown)}; "
+                             f"allowed for {kind}: {', '.join(allowed)}.")  # fmt: skip
+        try:
+            return cls(**rule)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} ({kind}): {exc}") from None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,6 +101,8 @@ class FaultRule:
             raise ValueError(f"Fault rate {self.rate} is outside 0.0-1.0.")
         if self.kind == "malformed" and self.mode not in MALFORMED_MODES:
             raise ValueError(f"Unknown malformed mode {self.mode!r}; allowed: {', '.join(MALFORMED_MODES)}.")
+        if self.when not in WHEN:
+            raise ValueError(f"'when' is {self.when!r}; allowed: {', '.join(WHEN)}.")
         if self.kind == "server_error" and not 500 <= self.status <= 599:
             raise ValueError(f"server_error status {self.status} is not a 5xx status.")
         try:
@@ -76,7 +115,13 @@ class FaultRule:
         return not exhausted and self.method in ("*", method) and bool(self._regex.search(path))
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The rule's own fields (those of its kind only) and how often it fired."""
+        return {name: getattr(self, name) for name in (*COMMON_FIELDS, *KIND_FIELDS[self.kind], "fired")}
+
+    @property
+    def late(self) -> bool:
+        """Acts on the answer (spoils it, or replaces it after the commit) rather than before dispatch."""
+        return self.kind == "malformed" or self.when == "after"
 
 
 class FaultInjector:
@@ -101,16 +146,21 @@ class FaultInjector:
 
     def set_rules(self, rules: list[dict[str, Any]]) -> None:
         """Replace all rules (validated first: a bad rule changes nothing)."""
-        parsed = [FaultRule(**rule) for rule in rules]
+        if not isinstance(rules, list):
+            rules = [rules]
+        parsed = [FaultRule.parse(rule, f"fault rule {i}") for i, rule in enumerate(rules, 1)]
         with self._lock:
             self._rules = parsed
         LOG.info("Fault rules set: %s", [f"{r.kind} {r.method} {r.path!r} rate={r.rate}" for r in parsed])
 
-    def add_rule(self, rule: dict[str, Any]) -> None:
-        parsed = FaultRule(**rule)
+    def add_rule(self, rule: dict[str, Any] | list[dict[str, Any]]) -> None:
+        """Add one rule or a list of them (all validated first: a bad one adds nothing)."""
+        rules = rule if isinstance(rule, list) else [rule]
+        parsed = [FaultRule.parse(r, f"fault rule {i}") for i, r in enumerate(rules, 1)]
         with self._lock:
-            self._rules.append(parsed)
-        LOG.info("Fault rule added: %s %s %r rate=%s", parsed.kind, parsed.method, parsed.path, parsed.rate)
+            self._rules.extend(parsed)
+        for new in parsed:
+            LOG.info("Fault rule added: %s %s %r rate=%s when=%s", new.kind, new.method, new.path, new.rate, new.when)
 
     def rules(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -119,16 +169,23 @@ class FaultInjector:
     def apply(self, method: str, path: str) -> list[FaultRule]:
         """Apply the matching rules to one request: sleep, or raise ApiError/DropConnection.
 
-        :returns: the ``malformed`` rules that fired, for ``spoil`` to apply to the answer.
+        :returns: the rules that act on the answer (``malformed``, ``when: after``), for ``finish``.
         """
-        spoilers = []
+        late = []
         for rule in self._firing(method, path):
-            self.injected[rule.kind] += 1
-            if rule.kind == "malformed":
-                spoilers.append(rule)
+            self.injected[rule.kind if rule.when == "before" else f"{rule.kind} after commit"] += 1
+            if rule.late:
+                late.append(rule)
             else:
                 self._act(rule, method, path)
-        return spoilers
+        return late
+
+    def finish(self, rules: list[FaultRule], method: str, path: str, body: str) -> str:
+        """After the request was served (and committed): raise an after-commit fault, or spoil the body."""
+        for rule in rules:
+            if rule.when == "after":
+                self._act(rule, method, path)
+        return self.spoil([r for r in rules if r.kind == "malformed"], body)
 
     @staticmethod
     def spoil(rules: list[FaultRule], body: str) -> str:
@@ -156,7 +213,9 @@ class FaultInjector:
         if rule.kind == "latency":
             time.sleep((rule.latency_ms + self._random.uniform(0, rule.jitter_ms)) / 1000.0)
             return
-        LOG.info("Injecting %s on %s %s", rule.kind, method, path)
+        LOG.info(
+            "Injecting %s on %s %s%s", rule.kind, method, path, " after the commit" if rule.when == "after" else ""
+        )
         if rule.kind == "session_expiry":
             self._on_session_expiry()
         elif rule.kind == "event_loss":
