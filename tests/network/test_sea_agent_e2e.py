@@ -193,7 +193,7 @@ def test_agent_waits_for_the_rest_api(neutron, service_run):
     rest = dict(sim.rest_options(), retry_interval="1")
     agent = AgentProcess("powervm_openstack.network.agent.sea", work, neutron.config_files, "late-host", rest).start()
     try:
-        wait_for(lambda: "is not reachable (attempt 2)" in agent.log_path.read_text(), "the agent to report waiting")
+        wait_for(lambda: "(attempt 2); next attempt in 1s" in agent.log_path.read_text(), "the agent to report waiting")
         assert agent.alive()
         sim.start()
         agents = lambda: neutron.get("/v2.0/agents", params={"host": "late-host"})["agents"]  # noqa: E731

@@ -121,8 +121,9 @@ class PowerVMAgent:
             batch.resync = "periodic heal"
         if not batch:
             return
-        if self.rpc is not None:
-            self.rpc.new_request()  # one request id per batch, in neutron's log and ours
+        new_request = getattr(self.rpc, "new_request", None)
+        if new_request is not None:
+            new_request()  # one request id per batch, in neutron's log and ours
         try:
             if batch.resync:
                 self._next_heal = time.monotonic() + agent_conf.heal_and_optimize_interval
