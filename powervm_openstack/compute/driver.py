@@ -197,7 +197,19 @@ class PowerVMDriver(driver.ComputeDriver):
 
     # -- networking --------------------------------------------------------------------------
     def plug_vifs(self, instance: Any, network_info: Any) -> None:
-        lpar = vm.get(self.adapter, instance)
+        """Plug the VIFs of an existing partition; none when the partition is gone.
+
+        nova-compute calls this for every ACTIVE and STOPPED instance when it starts and does not
+        catch InstanceNotFound there: a partition deleted outside OpenStack must not stop the
+        service. The instance is then reported as it is (``get_info`` -> InstanceNotFound, which
+        nova turns into power state NOSTATE).
+        """
+        try:
+            lpar = vm.get(self.adapter, instance)
+        except nova_exc.InstanceNotFound:
+            LOG.warning("Instance %s: partition %s not found on this host; its VIFs are not plugged",
+                        instance.uuid, vm.pvm_uuid_of(instance))  # fmt: skip
+            return
         for vif in network_info or []:
             vifs.driver_for(self.adapter, CONF, vif, instance.uuid).plug(lpar.uuid, vif)
 

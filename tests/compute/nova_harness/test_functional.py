@@ -6,7 +6,9 @@ agent's part (plug event -> ``network-vif-plugged``) is played by a thread on th
 feed. Then stop, start, soft and hard reboot, snapshot (the image gets the disk's bytes), attach and
 detach an interface, delete -> nothing of the server is left. The same runs on both disk drivers.
 A failure injected mid-spawn leaves nothing behind and the server goes to ERROR with the cause.
-A ``direct`` (SR-IOV) port is scheduled on the driver's pseudo-VFs and spawns with a vNIC.
+A ``direct`` (SR-IOV) port is scheduled on the driver's pseudo-VFs and spawns with a vNIC; and
+nova-compute restarts cleanly after the partitions of an ACTIVE and a STOPPED server were deleted
+outside OpenStack (both then report power state NOSTATE).
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ import fixtures
 import nova.conf
 from nova import context as nova_context
 from nova import objects
+from nova.compute import power_state
 from nova.tests.functional import integrated_helpers
 from pypowervm import adapter as pvm_adapter
 from pypowervm.tasks import partition as pvm_par
+from pypowervm.tasks import power as pvm_power
 from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
@@ -232,6 +236,28 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
         self._wait_until_deleted(server)
         assert self._leftovers() == []
         assert {d.status for d in self._pci_devices()} == {"available"}
+
+    def test_compute_restarts_after_partitions_vanished(self) -> None:
+        if self.disk_driver != "localdisk":
+            self.skipTest("start-up with vanished partitions does not depend on the disk driver")
+        active, stopped = self._boot(), self._boot()
+        self._stop_server(stopped)
+        for server in (active, stopped):  # what an administrator could do on the HMC or NovaLink
+            lpar = self._lpar(server)
+            if lpar.state != "not activated":
+                pvm_power.power_off(lpar, None, force_immediate=pvm_power.Force.TRUE)
+            self._lpar(server).delete()  # read again: the power-off changed its ETag
+        self.compute = self.restart_compute_service(self.compute, keep_hypervisor_state=False)
+        service = self.admin_api.get_services(binary="nova-compute")[0]
+        assert (service["state"], service["status"]) == ("up", "enabled"), service
+        self.compute.manager._sync_power_states(nova_context.get_admin_context())
+        for server, vm_state in ((active, "active"), (stopped, "stopped")):
+            found = self._wait_for_server_parameter(server, {"OS-EXT-STS:power_state": power_state.NOSTATE})
+            assert found["OS-EXT-STS:vm_state"] == vm_state, found
+        for server in (active, stopped):
+            self._delete_server(server)
+            self._wait_until_deleted(server)
+        assert self._leftovers() == []
 
     def _wait_for_image(self, name: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
