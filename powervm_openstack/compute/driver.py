@@ -26,7 +26,7 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import conf as pvm_conf
-from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, vm
+from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.pvm import connection
 
@@ -86,6 +86,8 @@ class PowerVMDriver(driver.ComputeDriver):
         self.adapter.session.get_event_listener().subscribe(self._events)
         LOG.info("PowerVM driver ready: system %s (%s), disk driver %s", systems[0].system_name, self.host_uuid,
                  CONF.powervm.disk_driver)  # fmt: skip
+        for line in pci.describe(systems[0]):
+            LOG.info("%s", line)
 
     def cleanup_host(self, host: str) -> None:
         """Stop the event listener (waiting for its thread) and the VNC repeaters."""
@@ -196,7 +198,19 @@ class PowerVMDriver(driver.ComputeDriver):
 
     # -- networking --------------------------------------------------------------------------
     def plug_vifs(self, instance: Any, network_info: Any) -> None:
-        lpar = vm.get(self.adapter, instance)
+        """Plug the VIFs of an existing partition; none when the partition is gone.
+
+        nova-compute calls this for every ACTIVE and STOPPED instance when it starts and does not
+        catch InstanceNotFound there: a partition deleted outside OpenStack must not stop the
+        service. The instance is then reported as it is (``get_info`` -> InstanceNotFound, which
+        nova turns into power state NOSTATE).
+        """
+        try:
+            lpar = vm.get(self.adapter, instance)
+        except nova_exc.InstanceNotFound:
+            LOG.warning("Instance %s: partition %s not found on this host; its VIFs are not plugged",
+                        instance.uuid, vm.pvm_uuid_of(instance))  # fmt: skip
+            return
         for vif in network_info or []:
             vifs.driver_for(self.adapter, CONF, vif, instance.uuid).plug(lpar.uuid, vif)
 
@@ -219,13 +233,16 @@ class PowerVMDriver(driver.ComputeDriver):
         return console.vnc(self.adapter, instance, CONF)
 
     # -- resources ---------------------------------------------------------------------------
-    def _facts(self) -> host.HostFacts:
+    def _facts(self, system: pvm_ms.System | None = None) -> host.HostFacts:
         overhead = [*pvm_vios.VIOS.get(self.adapter), pvm_par.get_mgmt_partition(self.adapter)]
         total, used = self.disk.capacity_gb()
-        return host.facts(self.host_wrapper(), overhead, total, used)
+        return host.facts(system or self.host_wrapper(), overhead, total, used)
 
     def get_available_resource(self, nodename: str) -> dict[str, Any]:
-        return host.available_resource(self._facts(), nodename)
+        """Resources, with the SR-IOV pseudo-VFs as ``pci_passthrough_devices`` (see :mod:`.pci`)."""
+        system = self.host_wrapper()
+        return {**host.available_resource(self._facts(system), nodename),
+                "pci_passthrough_devices": pci.passthrough_devices(system)}  # fmt: skip
 
     def update_provider_tree(self, provider_tree: Any, nodename: str, allocations: Any = None) -> None:
         facts = self._facts()

@@ -6,6 +6,9 @@ agent's part (plug event -> ``network-vif-plugged``) is played by a thread on th
 feed. Then stop, start, soft and hard reboot, snapshot (the image gets the disk's bytes), attach and
 detach an interface, delete -> nothing of the server is left. The same runs on both disk drivers.
 A failure injected mid-spawn leaves nothing behind and the server goes to ERROR with the cause.
+A ``direct`` (SR-IOV) port is scheduled on the driver's pseudo-VFs and spawns with a vNIC; and
+nova-compute restarts cleanly after the partitions of an ACTIVE and a STOPPED server were deleted
+outside OpenStack (both then report power state NOSTATE).
 """
 
 from __future__ import annotations
@@ -17,20 +20,30 @@ import time
 import uuid
 
 import fixtures
+import nova.conf
+from nova import context as nova_context
+from nova import objects
+from nova.compute import power_state
 from nova.tests.functional import integrated_helpers
 from pypowervm import adapter as pvm_adapter
 from pypowervm.tasks import partition as pvm_par
+from pypowervm.tasks import power as pvm_power
+from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import logical_partition as pvm_lpar
+from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.network import sriov_ports
 from powervm_openstack.pvm import vif_event
 from tests.compute.nova_harness.base import Simulator, tolerate_sqlalchemy_noload
 from tests.fixtures.simulator import connect, disconnect
 
 IMAGE_DATA = b"PowerVM boot image\n" * 200
 VLAN = 1234
+SRIOV_VLAN = 1235
+CONF = nova.conf.CONF
 
 
 class _AgentStandIn(pvm_adapter.RawEventHandler):
@@ -70,6 +83,10 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
         self.flags(compute_driver="powervm.PowerVMDriver")
         self.flags(api_paste_config=os.path.join(sys.prefix, "etc/nova/api-paste.ini"), group="wsgi")
         self.flags(vif_plugging_timeout=30, vif_plugging_is_fatal=True, force_config_drive=True)
+        # the operator's PCI settings for pvm_sriov (docs/sriov.md): the physical network, and the filter
+        self.flags(device_spec=['{"physical_network": "default"}'], group="pci")
+        self.flags(enabled_filters=[*CONF.filter_scheduler.enabled_filters, "PciPassthroughFilter"],
+                   group="filter_scheduler")  # fmt: skip
         self.sim.configure(self, self.disk_driver)
         # stopping the compute service would mark nova's process-wide executor factory as shut down
         # (nova's own graceful-shutdown tests patch this the same way)
@@ -92,6 +109,28 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
         self.neutron._ports[port["id"]].update({"binding:vif_type": "pvm_sea", "status": "DOWN",
                                                 "binding:vif_details": {"vlan": str(VLAN)}})  # fmt: skip
         return port["id"]
+
+    def _direct_port(self) -> str:
+        """A ``direct`` port on a VLAN network of physical network ``default``, bound by pvm_sriov."""
+        network = {**self.neutron.network_1, "id": str(uuid.uuid4()), "provider:network_type": "vlan",
+                   "provider:physical_network": "default", "provider:segmentation_id": SRIOV_VLAN}  # fmt: skip
+        self.neutron._networks[network["id"]] = network
+        port = self.neutron.create_port({"port": {}})["port"]
+        system = pvm_ms.System.get(self.pvm)[0]
+        locations = [p.location_code for p in sriov_ports.read_ports(system) if p.physnet == "default"]
+        self.neutron._ports[port["id"]].update({
+            "network_id": network["id"], "binding:vnic_type": "direct", "binding:vif_type": "pvm_sriov",
+            "status": "ACTIVE", "binding:vif_details": {"vlan": str(SRIOV_VLAN), "physical_network": "default",
+                                                        "physical_ports": locations, "redundancy": 2}})  # fmt: skip
+        return port["id"]
+
+    def _vnics(self, lpar: pvm_lpar.LPAR) -> dict[str, int]:
+        vnics = pvm_card.VNIC.get(self.pvm, parent_type=pvm_lpar.LPAR, parent_uuid=lpar.uuid)
+        return {vif_event.norm_mac(v.mac): v.pvid for v in vnics}
+
+    def _pci_devices(self) -> objects.PciDeviceList:
+        ctx = nova_context.get_admin_context()
+        return objects.PciDeviceList.get_by_compute_node(ctx, objects.ComputeNodeList.get_all(ctx)[0].id)
 
     def _boot(self, **kwargs: object) -> dict:
         return self._create_server(image_uuid=self.image_id, flavor_id=self.flavor_id,
@@ -177,6 +216,48 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
             assert self._leftovers() == [], step
             self._delete_server(server)
             self._wait_until_deleted(server)
+
+    def test_direct_port_is_scheduled_on_a_pseudo_vf_and_gets_a_vnic(self) -> None:
+        if self.disk_driver != "localdisk":
+            self.skipTest("PCI scheduling does not depend on the disk driver; it runs with localdisk")
+        devices = self._pci_devices()
+        assert len(devices) == 40 and {d.dev_type for d in devices} == {"type-VF"}, devices  # 2 ports x 20
+        port_id = self._direct_port()
+        server = self._create_server(image_uuid=self.image_id, flavor_id=self.flavor_id,
+                                     networks=[{"port": port_id}])  # fmt: skip
+        port = self.neutron._ports[port_id]
+        claimed = [d for d in self._pci_devices() if d.status == "allocated"]
+        assert [d.instance_uuid for d in claimed] == [server["id"]], claimed
+        assert port["binding:profile"]["pci_slot"] == claimed[0].address
+        assert port["binding:profile"]["physical_network"] == "default"
+        assert self._vnics(self._lpar(server)) == {vif_event.norm_mac(port["mac_address"]): SRIOV_VLAN}
+
+        self._delete_server(server)
+        self._wait_until_deleted(server)
+        assert self._leftovers() == []
+        assert {d.status for d in self._pci_devices()} == {"available"}
+
+    def test_compute_restarts_after_partitions_vanished(self) -> None:
+        if self.disk_driver != "localdisk":
+            self.skipTest("start-up with vanished partitions does not depend on the disk driver")
+        active, stopped = self._boot(), self._boot()
+        self._stop_server(stopped)
+        for server in (active, stopped):  # what an administrator could do on the HMC or NovaLink
+            lpar = self._lpar(server)
+            if lpar.state != "not activated":
+                pvm_power.power_off(lpar, None, force_immediate=pvm_power.Force.TRUE)
+            self._lpar(server).delete()  # read again: the power-off changed its ETag
+        self.compute = self.restart_compute_service(self.compute, keep_hypervisor_state=False)
+        service = self.admin_api.get_services(binary="nova-compute")[0]
+        assert (service["state"], service["status"]) == ("up", "enabled"), service
+        self.compute.manager._sync_power_states(nova_context.get_admin_context())
+        for server, vm_state in ((active, "active"), (stopped, "stopped")):
+            found = self._wait_for_server_parameter(server, {"OS-EXT-STS:power_state": power_state.NOSTATE})
+            assert found["OS-EXT-STS:vm_state"] == vm_state, found
+        for server in (active, stopped):
+            self._delete_server(server)
+            self._wait_until_deleted(server)
+        assert self._leftovers() == []
 
     def _wait_for_image(self, name: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
