@@ -8,13 +8,17 @@ names each file written or left unchanged. Bad settings: one line naming the key
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
-from powervm_openstack.deploy import render as renderer
-from powervm_openstack.deploy import settings as settings_mod
+# nova's and pypowervm's imports pull in futurist, which warns about eventlet; not the operator's concern.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+from powervm_openstack.deploy import render as renderer  # noqa: E402
+from powervm_openstack.deploy import settings as settings_mod  # noqa: E402
 
 FILE_MODE = 0o640
 
@@ -45,13 +49,47 @@ def _parser() -> argparse.ArgumentParser:
     cmd.add_argument("--role", required=True, choices=renderer.ROLES)
     cmd.add_argument("--settings", required=True, type=Path, help="YAML settings file (see docs/deploy.md)")
     cmd.add_argument("--out", type=Path, help="directory to write the files into (default: print them)")
+    # For the Ansible role: settings as JSON on stdin, files as JSON on stdout, errors naming role variables.
+    js = sub.add_parser("render-json", help="settings as JSON on stdin -> {file: text} as JSON on stdout")
+    js.add_argument("--role", required=True, choices=renderer.ROLES)
+    js.add_argument("--existing-ml2-conf", type=Path, help="ml2_conf.ini whose mechanism_drivers to keep")
+    js.add_argument("--variable-prefix", default="", help="name settings keys as variables with this prefix")
     return parser
+
+
+def _configured_drivers(path: Path | None) -> list[str]:
+    """``[ml2] mechanism_drivers`` of an existing ml2_conf.ini, read with neutron's own option."""
+    if path is None or not path.exists():
+        return []
+    from neutron.conf.plugins.ml2 import config as ml2_config
+    from oslo_config import cfg
+
+    conf = cfg.ConfigOpts()
+    conf.register_opts(ml2_config.ml2_opts, "ml2")
+    conf(["--config-file", str(path)], project="powervm-render", default_config_files=[], default_config_dirs=[])
+    return list(conf.ml2.mechanism_drivers)
+
+
+def _render_json(args: argparse.Namespace) -> int:
+    try:
+        data = json.load(sys.stdin)
+        if isinstance(data, dict) and args.role == "controller" and not data.get("ml2_mechanism_drivers"):
+            data["ml2_mechanism_drivers"] = _configured_drivers(args.existing_ml2_conf)
+        files = renderer.render(args.role, settings_mod.from_dict(data))
+    except (settings_mod.SettingsError, json.JSONDecodeError) as exc:
+        text = str(exc)
+        if args.variable_prefix:
+            text = text.replace("settings key '", f"variable '{args.variable_prefix}")
+        print(text, file=sys.stderr)
+        return 2
+    json.dump(files, sys.stdout)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # nova's option modules pull in futurist, which warns about eventlet on import; not the operator's concern.
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    if args.command == "render-json":
+        return _render_json(args)
     try:
         files = renderer.render(args.role, settings_mod.load(args.settings))
     except settings_mod.SettingsError as exc:

@@ -28,7 +28,7 @@ from typing import Any
 from oslo_config import cfg
 
 from powervm_openstack.compute import conf as compute_conf
-from powervm_openstack.deploy.settings import PVM_MECHANISM_DRIVERS, Settings, SettingsError
+from powervm_openstack.deploy.settings import PVM_MECHANISM_DRIVERS, Settings, SettingsError, check_compute
 from powervm_openstack.network.agent import config as agent_config
 from powervm_openstack.network.agent import sriov_config
 from powervm_openstack.pvm import connection
@@ -105,6 +105,7 @@ def _agent(settings: Settings, opts: list[cfg.Opt], extra: dict[str, Any]) -> Se
 
 
 def _compute(settings: Settings) -> dict[str, list[Section]]:
+    check_compute(settings.compute)  # nova-compute would refuse to start without e.g. a volume group
     driver, spec = _nova_opts()
     nova: list[Section] = [("DEFAULT", [driver], {"compute_driver": COMPUTE_DRIVER})]
     if settings.compute:

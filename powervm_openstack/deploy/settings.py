@@ -146,8 +146,11 @@ def _password(novalink: Mapping[str, Any]) -> str | None:
         raise _fail("novalink.password_file", ref, f"a readable file ({exc.strerror})") from None
 
 
-def _check_compute(values: dict[str, Any]) -> None:
-    """The driver's own start-up check on the ``[powervm]`` values (e.g. localdisk needs a volume group)."""
+def check_compute(values: dict[str, Any]) -> None:
+    """The driver's own start-up check on the ``[powervm]`` values (e.g. localdisk needs a volume group).
+
+    :raises SettingsError: naming ``compute`` and what the driver refuses.
+    """
     conf = cfg.ConfigOpts()
     compute_conf.register_opts(conf)
     conf([], project="powervm-settings", default_config_files=[], default_config_dirs=[])
@@ -175,8 +178,8 @@ def from_dict(data: Mapping[str, Any] | None) -> Settings:
     novalink_raw.pop("password_file", None)
     novalink_raw.pop("password", None)
     compute = _options("compute", data.get("compute"), compute_conf.OPTS)
-    if "compute" in data:
-        _check_compute(compute)
+    if compute:
+        check_compute(compute)
     telemetry = data.get("telemetry") or {}
     if not isinstance(telemetry, Mapping) or set(telemetry) - {"enabled"}:
         raise _fail("telemetry", telemetry, "a mapping with the key 'enabled'")

@@ -97,6 +97,11 @@ def test_compute_on_a_novalink_partition_needs_no_settings():
     assert "[pci]" not in files["nova-powervm.conf"]
 
 
+def test_compute_needs_a_disk_the_driver_accepts():
+    with pytest.raises(settings.SettingsError, match="volume_group_name is required with disk_driver = localdisk"):
+        render.render("compute", settings.from_dict({}))
+
+
 def test_unknown_role():
     with pytest.raises(settings.SettingsError, match="role 'network' is not allowed; allowed: controller, compute"):
         render.render("network", settings.from_dict({}))
@@ -104,4 +109,6 @@ def test_unknown_role():
 
 def test_telemetry_hook_refuses_until_the_pollsters_exist():
     with pytest.raises(settings.SettingsError, match="'telemetry.enabled'"):
-        render.render("compute", settings.from_dict({"telemetry": {"enabled": True}}))
+        render.render(
+            "compute", settings.from_dict({"telemetry": {"enabled": True}, "compute": {"disk_driver": "ssp"}})
+        )
