@@ -10,7 +10,9 @@ changes nothing, bad variables fail naming the variable. No systemd here: the ro
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from oslo_config import cfg
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.network.constants import AGENT_TYPE_SEA, AGENT_TYPE_SRIOV
 from tests.fixtures.ansible import play
+from tests.fixtures.services import REPO_ROOT
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -139,3 +142,14 @@ def test_bad_variables_fail_naming_the_variable(work, variables, message):
     assert result.rc != 0
     assert message in result.output, result.output[-3000:]
     assert not etc.exists()
+
+
+def test_ansible_lint_production_profile(work):
+    """ansible-lint with the repository's .ansible-lint (production profile, offline)."""
+    lint = Path(sys.executable).parent / "ansible-lint"
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT), "ANSIBLE_HOME": str(work / ".ansible-lint"),
+           "NO_COLOR": "1", "PATH": f"{lint.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"}  # fmt: skip
+    proc = subprocess.run([str(lint), "--nocolor", "ansible_collections/"], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Profile 'production' was required, and it passed" in proc.stdout + proc.stderr
