@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
-from powervm_openstack.simulator import admin, atom, events, files, routes, stats
+from powervm_openstack.simulator import admin, atom, events, files, pcm, routes, stats
 from powervm_openstack.simulator.errors import ApiError, DropConnection, reason
 from powervm_openstack.simulator.faults import FaultInjector
 from powervm_openstack.simulator.jobs import Jobs
@@ -97,6 +97,8 @@ class SimulatorApp:
         if path.rstrip("/") == "/rest/api/web/Logon":
             return self._logon(environ, method, body)
         self.sessions.check(environ.get("HTTP_X_API_SESSION"))
+        if pcm.is_pcm(path):
+            return pcm.serve(self.store, method, path, body, base, environ.get("HTTP_IF_MATCH"))
         route = routes.parse(path)
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if route.service == "uom" and route.kind == "Event":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from powervm_openstack.simulator import xml
 from powervm_openstack.simulator.jobs import JobFailed, register_job
+from powervm_openstack.simulator.model import pcm
 from powervm_openstack.simulator.record import Record
 from powervm_openstack.simulator.store import Transaction
 
@@ -50,6 +51,7 @@ def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> 
 def _set_state(txn: Transaction, part: Record, state: str) -> None:
     xml.set_text(part.element, "PartitionState", state)
     txn.put(part, detail="PartitionState,Other")
+    pcm.on_state(txn, part, state)  # a (re)activation restarts the partition's PCM counters
 
 
 def _name(part: Record) -> str:
