@@ -15,7 +15,8 @@ Choices of the simulator (not data from firmware):
   ``tx_bytes_per_s`` (defaults 1000 / 500) in packets of 500 bytes, dropping none;
 - the rates are kept per partition UUID in the store's meta table (``set_rates``), boot times
   likewise (``on_state``, called by the power jobs); a partition never powered on through the API
-  counts from the simulator's PCM epoch (the first PCM request).
+  counts from the PCM epoch, when long-term monitoring was first switched on; samples are taken
+  from then on only.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def sample_times(txn: Transaction, now: float, count: int = 2) -> list[int]:
     """The times of the latest ``count`` samples taken since the epoch (newest first)."""
     step, start = interval(txn), epoch(txn)
     latest = int(now // step * step)
-    return [t for t in (latest - i * step for i in range(count)) if t >= start - step]
+    return [t for t in (latest - i * step for i in range(count)) if t >= start]
 
 
 def preferences(txn: Transaction) -> dict[str, bool]:
@@ -91,6 +92,9 @@ def preferences(txn: Transaction) -> dict[str, bool]:
 
 
 def set_preferences(txn: Transaction, prefs: dict[str, bool]) -> None:
+    """Store the preferences; switching long-term monitoring on starts the sampling (the PCM epoch)."""
+    if prefs.get("LongTermMonitorEnabled"):
+        epoch(txn)
     txn.set_meta(_PREFS, json.dumps(prefs))
 
 
@@ -106,14 +110,10 @@ def _up_seconds(txn: Transaction, part: Record, at: float) -> float:
 def partition_sample(txn: Transaction, part: Record, cnas: list[Record], at: float) -> dict:
     """One ``lparsUtil``/``viosUtil`` element of the PHYP sample taken at ``at``."""
     up, rates = _up_seconds(txn, part, at), rates_of(txn, part.uuid)
-    units = float(xml.text(part.element, "PartitionProcessorConfiguration/CurrentSharedProcessorConfiguration/"
-                                         "CurrentProcessingUnits", "") or
-                  xml.text(part.element, "PartitionProcessorConfiguration/SharedProcessorConfiguration/"
-                                         "DesiredProcessingUnits", "0.5"))  # fmt: skip
-    vcpus = int(xml.text(part.element, "PartitionProcessorConfiguration/CurrentSharedProcessorConfiguration/"
-                                       "AllocatedVirtualProcessors", "") or
-                xml.text(part.element, "PartitionProcessorConfiguration/SharedProcessorConfiguration/"
-                                       "DesiredVirtualProcessors", "1"))  # fmt: skip
+    # The desired values: the simulator's power jobs do not fill the Current* ones.
+    shared = "PartitionProcessorConfiguration/SharedProcessorConfiguration/"
+    units = float(xml.text(part.element, shared + "DesiredProcessingUnits", "0.5") or 0.5)
+    vcpus = int(xml.text(part.element, shared + "DesiredVirtualProcessors", "1") or 1)
     entitled = int(up * units * CYCLES_PER_SECOND)
     used = int(entitled * rates.cpu_fraction)
     state = "Running" if up > 0 or xml.text(part.element, "PartitionState", "") == "running" else "Not Activated"
@@ -121,8 +121,7 @@ def partition_sample(txn: Transaction, part: Record, cnas: list[Record], at: flo
         "id": int(xml.text(part.element, "PartitionID", "0")), "uuid": part.uuid.upper(),
         "type": "Virtual IO Server" if part.kind == "VirtualIOServer" else "aixlinux",
         "name": xml.text(part.element, "PartitionName", ""), "state": state, "affinityScore": 100,
-        "memory": {"logicalMem": int(xml.text(part.element, "PartitionMemoryConfiguration/CurrentMemory", "")
-                                     or xml.text(part.element, "PartitionMemoryConfiguration/DesiredMemory", "0")),
+        "memory": {"logicalMem": int(xml.text(part.element, "PartitionMemoryConfiguration/DesiredMemory", "0")),
                    "backedPhysicalMem": 0},
         "processor": {"poolId": 0, "mode": "uncap", "maxVirtualProcessors": vcpus, "maxProcUnits": units,
                       "weight": 128, "entitledProcCycles": entitled,
