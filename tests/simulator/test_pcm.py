@@ -70,3 +70,24 @@ def test_counters_move_with_rates_and_reset_on_restart(sim) -> None:
     _, phyp3, _, _ = pcm_util.latest_stats(adapter, host)
     cna3 = pcm_util.vm_metrics(phyp3, vioses, None)[lpar.uuid.upper()].network.cnas[0]
     assert cna3.received_bytes < cna2.received_bytes  # counted from the new activation
+
+
+def test_rates_from_the_topology_and_bad_values() -> None:
+    import yaml
+
+    from powervm_openstack.simulator import topology
+
+    data = yaml.safe_load(topology.DEFAULT.read_text())
+    data["lpars"][0]["pcm"] = {"rx_bytes_per_s": 7000, "cpu_fraction": 0.5}
+    records = topology.records(topology.parse(data))
+    with running_simulator(records=records) as server:
+        uuid = topology.parse(data).lpars[1].uuid  # lpars[0] of the model is the management partition
+        with server.app.store.transaction() as txn:
+            rates = model.rates_of(txn, uuid)
+        assert (rates.rx_bytes_per_s, rates.cpu_fraction, rates.tx_bytes_per_s) == (7000, 0.5, 500)
+    data["lpars"][0]["pcm"] = {"rx_bytes_per_s": -1}
+    with pytest.raises(topology.TopologyError, match=r"lpars\[0\]\.pcm\.rx_bytes_per_s"):
+        topology.parse(data)
+    data["lpars"][0]["pcm"] = {"rx_byte": 1}
+    with pytest.raises(topology.TopologyError, match="unknown key 'rx_byte'"):
+        topology.parse(data)

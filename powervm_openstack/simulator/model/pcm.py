@@ -13,7 +13,8 @@ Choices of the simulator (not data from firmware):
 - a running partition uses ``cpu_fraction`` (default 0.25) of its processing units, of which
   ``capped`` is the share within entitlement; every client adapter moves ``rx_bytes_per_s`` /
   ``tx_bytes_per_s`` (defaults 1000 / 500) in packets of 500 bytes, dropping none;
-- the rates are kept per partition UUID in the store's meta table (``set_rates``), boot times
+- the rates come from the topology (a client LPAR's ``pcm`` mapping, see ``topology_pcm``) or
+  ``set_rates`` (the store's meta table, which wins); boot times are kept in the meta table
   likewise (``on_state``, called by the power jobs); a partition never powered on through the API
   counts from the PCM epoch, when long-term monitoring was first switched on; samples are taken
   from then on only.
@@ -34,6 +35,7 @@ DEFAULT_INTERVAL = 30
 PACKET_BYTES = 500
 _EPOCH = "pcm.epoch"
 _PREFS = "pcm.prefs"
+RATES_KIND = "SimulatorPcmRates"
 _UP = ("running", "open firmware", "starting", "shutting down")
 
 
@@ -53,8 +55,16 @@ def set_rates(txn: Transaction, part_uuid: str, rates: Rates) -> None:
 
 
 def rates_of(txn: Transaction, part_uuid: str) -> Rates:
+    """``set_rates``' value, else the topology's ``pcm`` mapping (``topology_pcm``), else the defaults."""
     raw = txn.meta(f"pcm.rates.{part_uuid.upper()}")
-    return Rates(**json.loads(raw)) if raw else Rates()
+    if raw:
+        return Rates(**json.loads(raw))
+    from powervm_openstack.simulator.topology_pcm import rates_uuid
+
+    rec = txn.get(RATES_KIND, rates_uuid(part_uuid))
+    if rec is None:
+        return Rates()
+    return Rates(**{k: float(v) if k in ("cpu_fraction", "capped") else int(v) for k, v in rec.element.attrib.items()})
 
 
 def on_state(txn: Transaction, part: Record, state: str) -> None:
