@@ -13,6 +13,7 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "compute": ("benchmarks.compute", "compute driver: REST calls and time per spawn/destroy, 20 concurrent spawns"),
     "network": ("benchmarks.network", "burst of SEA port plugs: the agent vs pypowervm's network_bridger"),
+    "telemetry": ("benchmarks.telemetry", "PCM telemetry: REST calls and time per poll for 10, 100, 1,000 partitions"),
     "scale": ("benchmarks.scale", "SEA agent at scale: heal of 1,000 partitions, 20 agents on one neutron, memory"),
 }
 

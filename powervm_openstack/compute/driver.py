@@ -50,6 +50,7 @@ class PowerVMDriver(driver.ComputeDriver):
         }
         self.adapter: Any = None
         self.host_uuid = ""
+        self._host_cpu: Any = None
         self.disk: Any = None
         self.media: Any = None
         self.flows = lifecycle.Lifecycle(self)
@@ -252,7 +253,17 @@ class PowerVMDriver(driver.ComputeDriver):
         provider_tree.update_inventory(nodename, inventory)
 
     def get_host_cpu_stats(self) -> dict[str, int]:
-        return host.cpu_stats(self.adapter, self.host_uuid)
+        # One set of counters for the driver's life: they accumulate across samples, and a failure
+        # to read PCM reaches the caller (and the log) instead of turning into zeros.
+        if self._host_cpu is None:
+            from powervm_openstack.telemetry.host_cpu import HostCpuCounters
+
+            self._host_cpu = HostCpuCounters(self.adapter, self.host_uuid)
+        try:
+            return self._host_cpu.stats()
+        except Exception:
+            LOG.exception("Cannot read the PCM host CPU counters of system %s", self.host_uuid)
+            raise
 
     def manage_image_cache(self, context: Any, all_instances: list[Any]) -> None:
         self.disk.manage_image_cache(context, all_instances)

@@ -94,22 +94,3 @@ def inventory(f: HostFacts, ratios: dict[str, float], reserved_cpus: int, reserv
         orc.DISK_GB: {"total": disk, "min_unit": 1, "max_unit": disk, "step_size": 1,
                       "allocation_ratio": ratios[orc.DISK_GB], "reserved": min(reserved_disk_gb, disk)},
     }  # fmt: skip
-
-
-def cpu_stats(adapter: Any, host_uuid: str) -> dict[str, int]:
-    """Host CPU counters (nova's ``get_host_cpu_stats``) from the PCM long-term monitor.
-
-    Zero counters (and a warning) when the host has no performance data yet, e.g. right after PCM
-    was enabled: nova only reports them.
-    """
-    from pypowervm.tasks.monitor import host_cpu
-
-    try:
-        cache = host_cpu.HostCPUMetricCache(adapter, host_uuid)
-        cache.refresh()
-        return {"kernel": int(cache.total_fw_cycles), "user": int(cache.total_user_cycles),
-                "idle": int(max(cache.total_cycles - cache.total_user_cycles - cache.total_fw_cycles, 0)),
-                "iowait": 0, "frequency": int(cache.cpu_freq)}  # fmt: skip
-    except Exception as err:  # no PCM data is normal on a fresh host; never fail the periodic task for it
-        LOG.warning("No host CPU metrics from PCM for system %s yet (%s); reporting zero counters", host_uuid, err)
-        return {"kernel": 0, "user": 0, "idle": 0, "iowait": 0, "frequency": 0}

@@ -126,6 +126,7 @@ class Partition:
     is_mgmt: bool = False
     rmc_ip: str | None = None
     cnas: list[Cna] = dataclasses.field(default_factory=list)
+    pcm: dict[str, float] | None = None  # a client LPAR's PCM rates (topology.pcm)
 
     @property
     def is_active(self) -> bool:

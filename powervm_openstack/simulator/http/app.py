@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from powervm_openstack.simulator.errors import ApiError, DropConnection, reason
-from powervm_openstack.simulator.http import admin, files, routes, vterm
+from powervm_openstack.simulator.http import admin, files, pcm, routes, vterm
 from powervm_openstack.simulator.runtime import events, stats
 from powervm_openstack.simulator.runtime.faults import FaultInjector
 from powervm_openstack.simulator.runtime.jobs import Jobs
@@ -100,6 +100,8 @@ class SimulatorApp:
         if path.rstrip("/") == "/rest/api/web/Logon":
             return self._logon(environ, method, body)
         self.sessions.check(environ.get("HTTP_X_API_SESSION"))
+        if pcm.is_pcm(path):
+            return pcm.serve(self.store, method, path, body, base, environ.get("HTTP_IF_MATCH"))
         route = routes.parse(path)
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if route.service == "uom" and route.kind == "Event":

@@ -6,7 +6,7 @@ OS shutdown without RMC), so its progressive power-off logic behaves as on real 
 
 from __future__ import annotations
 
-from powervm_openstack.simulator.model import dlpar
+from powervm_openstack.simulator.model import dlpar, pcm
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -59,6 +59,7 @@ def _set_state(txn: Transaction, part: Record, state: str) -> None:
     elif was_down:
         dlpar.set_rmc(part.element, dlpar.rmc_after_start(txn, part))
     txn.put(part, detail="PartitionState,Other")
+    pcm.on_state(txn, part, state)  # a (re)activation restarts the partition's PCM counters
 
 
 def _name(part: Record) -> str:

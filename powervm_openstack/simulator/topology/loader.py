@@ -42,6 +42,7 @@ from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.topology.alloc import Adapters
 from powervm_openstack.simulator.topology.fields import REQUIRED, Fields, TopologyError, check_unique
+from powervm_openstack.simulator.topology.pcm import parse_rates, rates_record
 from powervm_openstack.simulator.topology.sriov import parse_sriov
 from powervm_openstack.simulator.topology.storage import parse_storage
 
@@ -96,6 +97,7 @@ def records(topo: Topology) -> list[Record]:
     recs += [storage.build_volume_group(vg) for vg in topo.volume_groups]
     recs += [rec for pool in topo.pools for rec in storage.build_pool(pool, topo)]
     recs.append(console.build_console(topo))
+    recs += [rates_record(p) for p in topo.lpars if p.pcm]
     for rec in recs:  # NovaLink reports 0 for objects it found at start-up; keeps the state reproducible
         xml.set_text(rec.element, "Metadata/Atom/AtomCreated", 0)
     return recs
@@ -110,7 +112,7 @@ _SYSTEM_KEYS = ("name", "machine_type", "model", "serial", "memory_mb", "firmwar
 _PART_KEYS = ("name", "id", "state", "rmc_state", "rmc_ip", "os_version", "memory_mb", "proc_units", "vcpus",
               "max_slots", "cnas")  # fmt: skip
 _VIOS_KEYS = (*_PART_KEYS, "orphan_trunks")
-_LPAR_KEYS = (*_PART_KEYS, "os")
+_LPAR_KEYS = (*_PART_KEYS, "os", "pcm")
 _NB_KEYS = ("name", "vswitch", "pvid", "mode", "control_channel_id", "tagged_vlans", "additional_trunks", "seas")
 _SEA_KEYS = ("vios", "device", "backing_device", "backing_location", "control_channel", "trunk_devices",
              "trunk_slots")  # fmt: skip
@@ -207,6 +209,7 @@ def _partition(f: Fields, sysm: System, role: str) -> Partition:
         max_slots=f.whole("max_slots", slots, lo=10, hi=65535),
         is_mgmt=role == "mgmt",
         rmc_ip=f.text("rmc_ip", None),
+        pcm=parse_rates(f) if role == "lpar" else None,
     )
 
 
