@@ -10,13 +10,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from pypowervm.utils import uuid as pvm_uuid
-from pypowervm.wrappers import logical_partition as pvm_lpar
-from pypowervm.wrappers import network as pvm_net
 
+from powervm_openstack.deploy.aio import novalink
 from powervm_openstack.deploy.aio.cloud import Cloud
 from tests.fixtures.cloud import aio_cloud  # noqa: F401
-from tests.fixtures.simulator import connect, disconnect
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -25,22 +22,7 @@ VLAN = 1234
 
 
 def sea_vlans(cloud: Cloud) -> list[set[int]]:
-    """The tagged VLANs each SEA of the host's bridge (the failover pair) carries, read from the simulator."""
-    adapter = connect(cloud.sim.url)
-    try:
-        bridge = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
-        return [{v for t in [sea.primary_adpt, *sea.addl_adpts] for v in t.tagged_vlans} for sea in bridge.seas]
-    finally:
-        disconnect(adapter)
-
-
-def partition(cloud: Cloud, server_id: str) -> pvm_lpar.LPAR | None:
-    adapter = connect(cloud.sim.url)
-    try:
-        wanted = pvm_uuid.convert_uuid_to_pvm(server_id).upper()
-        return next((lpar for lpar in pvm_lpar.LPAR.get(adapter) if lpar.uuid.upper() == wanted), None)
-    finally:
-        disconnect(adapter)
+    return novalink.sea_vlans(cloud.sim.url)
 
 
 def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:  # noqa: F811
@@ -64,12 +46,11 @@ def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:  # 
     assert port.binding_vif_type == "pvm_sea", port.binding_vif_type
     # The agent reports the port up only after the VLAN is on both SEAs of the pair.
     assert all(VLAN in vlans for vlans in sea_vlans(cloud)), sea_vlans(cloud)
-    lpar = partition(cloud, server.id)
-    assert lpar is not None and lpar.state == "running", lpar and lpar.state
+    assert novalink.partition_state(cloud.sim.url, server.id) == "running"
 
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=180, interval=2)
-    assert partition(cloud, server.id) is None
+    assert novalink.partition_state(cloud.sim.url, server.id) is None
     wait_for(lambda: all(VLAN not in vlans for vlans in sea_vlans(cloud)), "the VLAN to leave both SEAs", timeout=90)
 
 
