@@ -91,7 +91,7 @@ def run_demo(work_root: Path) -> None:
     step = Steps()
     cloud = Cloud(work_root)
     try:
-        step("bring the cloud up (13 processes)", cloud.up)
+        step("bring the cloud up (12 processes)", cloud.up)
         for name, seconds in cloud.steps:
             print(f"    {name:<40} {seconds:6.1f} s")
         _boot(cloud, cloud.connection(), step)
