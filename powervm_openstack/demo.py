@@ -1,14 +1,14 @@
-"""The end-to-end demo (``./run demo``): a simulated PowerVM host, real neutron, the SEA agent.
+"""The end-to-end demo (``./run demo``): a server booted through the nova API on the whole PowerVM cloud.
 
-1. start the NovaLink simulator on a realistic host (two VIOSes, a failover SEA pair) and read it
-   with pypowervm, as any PowerVM client would;
-2. start a real neutron 29 (API under gunicorn + RPC server, on MariaDB and RabbitMQ) with the
-   ``pvm_sea`` mechanism driver, and the SEA agent as its own process on the "NovaLink partition";
-3. create a VLAN network and ports for two VMs, plug them the way the compute driver does (a client
-   adapter on the VLAN, then the plug notification), and show the ports ACTIVE and the VLAN on both
-   SEAs;
-4. unplug them, show the VLAN cleaned up and the ports DOWN; stop everything.
-Every service uses private names (database, vhost, ports), so the demo never disturbs anything else.
+1. bring the all-in-one cloud up (keystone, glance, placement, nova with the PowerVM driver, neutron
+   with pvm_sea/pvm_sriov, the SEA and SR-IOV agents, the simulator as the NovaLink host);
+2. create a VLAN provider network and subnet, upload a tiny image;
+3. boot a server on a port of that network, show it ACTIVE with its partition running on the
+   host and the port ACTIVE with its VLAN on both SEAs of the failover pair;
+4. delete it, show the partition gone and the VLAN cleaned from both SEAs; take the cloud down.
+
+A table of the steps and their durations ends the output. ``--network-only`` runs the older,
+smaller demo (neutron and the SEA agent only, the compute side played by the demo).
 """
 
 from __future__ import annotations
@@ -18,166 +18,103 @@ import sys
 import time
 import warnings
 
-# A dependency (futurist) probes whether eventlet is installed, which prints a deprecation notice;
-# nothing here uses eventlet, so keep the demo's output to what the demo does.
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from pypowervm import adapter as pvm_adapter  # noqa: E402
-from pypowervm import const as pvm_const  # noqa: E402
-from pypowervm.tasks import cna as pvm_cna  # noqa: E402
-from pypowervm.wrappers import logical_partition as pvm_lpar  # noqa: E402
-from pypowervm.wrappers import managed_system as pvm_ms  # noqa: E402
-from pypowervm.wrappers import network as pvm_net  # noqa: E402
-from pypowervm.wrappers import virtual_io_server as pvm_vios  # noqa: E402
+from powervm_openstack.deploy.aio import novalink  # noqa: E402
+from powervm_openstack.deploy.aio.cloud import Cloud  # noqa: E402
 
-from powervm_openstack.deploy.neutron_server import NeutronServer  # noqa: E402
-from powervm_openstack.deploy.processes import SIM_PASSWORD, SIM_USER, AgentProcess, SimulatorProcess  # noqa: E402
-from powervm_openstack.deploy.services import ServiceRun  # noqa: E402
-from powervm_openstack.pvm import vif_event  # noqa: E402
-
-AGENT = "powervm_openstack.network.agent.sea"
-HOST = "novalink-demo"
 VLAN = 1234
 
 
-def step(text: str) -> None:
-    print(f"\n== {text}", flush=True)
-
-
-def say(text: str) -> None:
-    print(f"   {text}", flush=True)
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 90) -> Any:
+def _wait(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
         if result:
             return result
-        time.sleep(0.5)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(1.0)
+    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def connect(sim: SimulatorProcess) -> pvm_adapter.Adapter:
-    session = pvm_adapter.Session(host="127.0.0.1", port=sim.port, protocol="http",
-                                  username=SIM_USER, password=SIM_PASSWORD, timeout=60)  # fmt: skip
-    return pvm_adapter.Adapter(session)
+class Steps:
+    """Runs and times the demo's steps; :meth:`table` prints them."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float]] = []
+
+    def __call__(self, name: str, action: Callable[[], Any]) -> Any:
+        print(f"==> {name}", flush=True)
+        started = time.monotonic()
+        result = action()
+        self.rows.append((name, time.monotonic() - started))
+        return result
+
+    def table(self) -> None:
+        width = max(len(name) for name, _ in self.rows)
+        print(f"\n{'step':<{width}}  seconds")
+        for name, seconds in self.rows:
+            print(f"{name:<{width}}  {seconds:7.1f}")
+        print(f"{'total':<{width}}  {sum(s for _, s in self.rows):7.1f}")
 
 
-def bridge_vlans(pvm: pvm_adapter.Adapter) -> list[tuple[str, list[int]]]:
-    """``[(SEA@VIOS, VLANs)]`` for every SEA of the host's bridges, read from the VIOS documents."""
-    rows = []
-    for vios in pvm_vios.VIOS.get(pvm, xag=[pvm_const.XAG.VIO_NET]):
-        for sea in vios.seas:
-            vlans = {sea.primary_adpt.pvid, *(v for t in [sea.primary_adpt, *sea.addl_adpts] for v in t.tagged_vlans)}
-            rows.append((f"{sea.dev_name}@{vios.name}", sorted(vlans)))
-    return rows
+def _boot(cloud: Cloud, conn: Any, step: Steps) -> None:
+    sim = cloud.sim.url
+    net = conn.network.create_network(name=f"vlan{VLAN}", provider_network_type="vlan",
+                                      provider_physical_network="default", provider_segmentation_id=VLAN)  # fmt: skip
+    conn.network.create_subnet(network_id=net.id, cidr="10.34.0.0/24", ip_version=4)
+    image = step("upload a tiny image to glance", lambda: conn.image.create_image(
+        name="tiny", data=b"\0" * 65536, disk_format="raw", container_format="bare", allow_duplicates=True))  # fmt: skip
+    port = conn.network.create_port(network_id=net.id)
+    print(f"    network {net.id} VLAN {VLAN}; SEA VLANs before: {_vlans(sim)}")
+    server = step("boot a server through the nova API (to ACTIVE)", lambda: conn.compute.wait_for_server(
+        conn.compute.create_server(name="demo-vm", image_id=image.id, flavor_id="1", networks=[{"port": port.id}]),
+        status="ACTIVE", wait=300, interval=1))  # fmt: skip
+    port = step("port ACTIVE", lambda: _wait(lambda: (p := conn.network.get_port(port.id)).status == "ACTIVE" and p,
+                                             "the port to become ACTIVE"))  # fmt: skip
+    print(f"    server {server.id} ACTIVE; partition {novalink.partition_state(sim, server.id)}")
+    print(f"    port {port.id} {port.status}, vif_type {port.binding_vif_type}; SEA VLANs: {_vlans(sim)}")
+    step("delete the server", lambda: (conn.compute.delete_server(server),
+                                       conn.compute.wait_for_delete(server, wait=180, interval=1)))  # fmt: skip
+    step("VLAN cleaned from both SEAs", lambda: _wait(lambda: all(VLAN not in v for v in novalink.sea_vlans(sim)),
+                                                      "the VLAN to leave both SEAs"))  # fmt: skip
+    print(f"    partition: {novalink.partition_state(sim, server.id) or 'gone'}; SEA VLANs: {_vlans(sim)}")
 
 
-def show_host(pvm: pvm_adapter.Adapter) -> None:
-    system = pvm_ms.System.get(pvm)[0]
-    say(f"managed system {system.system_name} ({system.mtms.mtms_str}), {system.memory_total} MB")
-    for part in pvm_lpar.LPAR.get(pvm):
-        say(
-            f"partition {part.name:<20} id {part.id:<3} {part.state}{'  (management)' if part.is_mgmt_partition else ''}"
-        )
-    for vios in pvm_vios.VIOS.get(pvm):
-        say(f"VIOS      {vios.name:<20} id {vios.id:<3} {vios.state}, RMC {vios.rmc_state}")
-    for bridge in pvm_net.NetBridge.get(pvm, parent_type=pvm_ms.System, parent_uuid=pvm.sys_uuid):
-        mode = "failover pair" if len(bridge.seas) > 1 else "single SEA"
-        say(f"network bridge {bridge.uuid}: PVID {bridge.pvid}, {mode}, VLANs {bridge.list_vlans()}")
-
-
-def show_vlans(pvm: pvm_adapter.Adapter) -> None:
-    for sea, vlans in bridge_vlans(pvm):
-        say(f"SEA {sea:<12} carries VLANs {vlans}")
-
-
-def port_status(neutron: NeutronServer, port: dict) -> str:
-    return neutron.get(f"/v2.0/ports/{port['id']}")["port"]["status"]
+def _vlans(url: str) -> str:
+    return " | ".join(",".join(str(v) for v in sorted(vlans)) or "-" for vlans in novalink.sea_vlans(url))
 
 
 def run_demo(work_root: Path) -> None:
-    services = ServiceRun(work_root)
-    sim = agent = pvm = None
+    step = Steps()
+    cloud = Cloud(work_root)
     try:
-        step("1. NovaLink simulator on a realistic host, read with pypowervm")
-        sim = SimulatorProcess(services.work_dir, "--topology", "default").start()
-        pvm = connect(sim)
-        say(f"simulator at {sim.url} (log {sim.log_path})")
-        show_host(pvm)
-
-        step("2. Real neutron 29 (API + RPC server, MariaDB, RabbitMQ) with pvm_sea, and the SEA agent")
-        neutron = services.neutron_server(mechanism_drivers=("pvm_sea",))
-        say(f"neutron API at {neutron.url} (logs in {neutron.work_dir / 'log'})")
-        agent = AgentProcess(AGENT, services.work_dir, neutron.config_files, HOST, sim.rest_options()).start()
-        record = wait_for(lambda: _alive_agent(neutron), "the SEA agent to report to neutron")
-        say(f"agent {record['binary']} on {record['host']} alive, bridge_mappings "
-            f"{record['configurations']['bridge_mappings']} (log {agent.log_path})")  # fmt: skip
-
-        step(f"3. A VLAN {VLAN} network and two VM ports, plugged as the compute driver does")
-        net = neutron.post("/v2.0/networks", {"network": {"name": "demo", "provider:network_type": "vlan",
-                           "provider:physical_network": "default", "provider:segmentation_id": VLAN}})["network"]  # fmt: skip
-        neutron.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], "cidr": "10.12.34.0/24", "ip_version": 4}})
-        vms = [p for p in pvm_lpar.LPAR.get(pvm) if not p.is_mgmt_partition][:2]
-        plugged = []
-        for vm in vms:
-            port = neutron.post("/v2.0/ports", {"port": {"network_id": net["id"], "binding:host_id": HOST,
-                                "device_owner": "compute:nova", "device_id": vm.uuid}})["port"]  # fmt: skip
-            say(f"port {port['id']} for {vm.name}: vif_type {port['binding:vif_type']}, "
-                f"VLAN {port['binding:vif_details']['vlan']}")  # fmt: skip
-            cna = pvm_cna.crt_cna(pvm, None, vm.uuid, VLAN, mac_addr=vif_event.pvm_mac(port["mac_address"]))
-            vif_event.post(pvm, cna.href, "plug", port["mac_address"], "pvm_sea")
-            say(f"client adapter {cna.loc_code} (MAC {cna.mac}) created on {vm.name}, plug event posted")
-            plugged.append((port, cna, vm))
-        wait_for(lambda: all(port_status(neutron, p) == "ACTIVE" for p, _, _ in plugged), "ports ACTIVE")
-        for port, _, vm in plugged:
-            say(f"port {port['id']} ({vm.name}) is {port_status(neutron, port)}")
-        show_vlans(pvm)
-
-        step("4. Unplug both VMs: ports DOWN, VLAN cleaned up from both SEAs")
-        for port, cna, vm in plugged:
-            cna.delete()
-            vif_event.post(pvm, cna.href, "unplug", port["mac_address"], "pvm_sea")
-            say(f"client adapter of {vm.name} deleted, unplug event posted")
-        wait_for(lambda: all(VLAN not in vlans for _, vlans in bridge_vlans(pvm)), f"VLAN {VLAN} removed")
-        wait_for(lambda: all(port_status(neutron, p) == "DOWN" for p, _, _ in plugged), "ports DOWN")
-        for port, _, vm in plugged:
-            say(f"port {port['id']} ({vm.name}) is {port_status(neutron, port)}")
-        show_vlans(pvm)
-        step("Demo finished: stopping the agent, neutron and the simulator")
+        step("bring the cloud up (12 processes)", cloud.up)
+        for name, seconds in cloud.steps:
+            print(f"    {name:<40} {seconds:6.1f} s")
+        _boot(cloud, cloud.connection(), step)
     finally:
-        _stop(pvm, agent, sim, services)
-
-
-def _alive_agent(neutron: NeutronServer) -> dict | None:
-    agents = neutron.get("/v2.0/agents", params={"host": HOST})["agents"]
-    return next((a for a in agents if a["alive"]), None)
-
-
-def _stop(pvm: pvm_adapter.Adapter | None, agent: AgentProcess | None, sim: SimulatorProcess | None,
-          services: ServiceRun) -> None:  # fmt: skip
-    if pvm is not None:
-        pvm.session._logoff()  # while the simulator still answers
-    for proc in (agent, sim):
-        if proc is not None:
-            proc.stop()
-    services.close()
+        step("take the cloud down (processes, databases, vhost)", cloud.down)
+    step.table()
+    print(f"\nlogs: {cloud.dir}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work-dir", default=".work/demo", help="where logs and configuration go")
-    args = parser.parse_args(argv)
+    parser.add_argument("--network-only", action="store_true", help="the neutron + SEA agent demo only")
+    args, rest = parser.parse_known_args(argv)
+    if args.network_only:
+        from powervm_openstack import demo_network
+
+        return demo_network.main(["--work-dir", args.work_dir, *rest])
     try:
-        run_demo(Path(args.work_dir).resolve())
-    except (TimeoutError, RuntimeError) as exc:
-        print(f"\nDemo FAILED: {exc}\nLogs are under {args.work_dir}.", file=sys.stderr)
+        run_demo(Path(args.work_dir))
+    except Exception as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    print("\nDemo OK.")
     return 0
 
 

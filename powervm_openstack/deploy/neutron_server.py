@@ -243,7 +243,10 @@ class NeutronServer:
                     )
             if not api_ok:
                 try:
-                    requests.get(self.url + "/v2.0/networks", timeout=5).raise_for_status()
+                    # 401: the API is loaded and asks for a token (auth_strategy = keystone).
+                    answer = requests.get(self.url + "/v2.0/networks", timeout=5)
+                    if answer.status_code != 401:
+                        answer.raise_for_status()
                     api_ok = True
                 except requests.RequestException:
                     pass

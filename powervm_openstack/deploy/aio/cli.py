@@ -1,0 +1,203 @@
+"""``powervm-openstack-aio up|down|status``: the whole PowerVM cloud on this machine.
+
+``up`` starts a supervisor process (``serve``) that owns every service process, waits until it
+reports the cloud up (or failed, with the service and log to read), prints the services and writes
+``<run dir>/openrc``. ``status`` prints service, port, PID and log. ``down`` asks the supervisor to
+stop everything and drop the run's databases and vhost, and waits for it. The pointer to the
+current run is ``<work dir>/current.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+DEFAULT_WORK = Path(".work/aio")
+
+
+def _current(work: Path) -> dict[str, Any] | None:
+    pointer = work / "current.json"
+    if not pointer.exists():
+        return None
+    run_dir = Path(json.loads(pointer.read_text())["dir"])
+    state = run_dir / "aio.json"
+    return json.loads(state.read_text()) if state.exists() else {"phase": "starting", "dir": str(run_dir)}
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A child that died but was not reaped (PID 1 here may not reap) is not running.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _supervisor(work: Path) -> int | None:
+    pointer = work / "current.json"
+    return json.loads(pointer.read_text()).get("supervisor") if pointer.exists() else None
+
+
+def serve(work: Path, topology: str | None, timeout: float) -> int:
+    """The supervisor: bring the cloud up, then hold it until SIGTERM, then take it down."""
+    from powervm_openstack.deploy.aio.cloud import Cloud
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    cloud = Cloud(work, topology)
+    cloud.dir.mkdir(parents=True, exist_ok=True)
+    (work / "current.json").write_text(json.dumps({"dir": str(cloud.dir), "supervisor": os.getpid()}))
+    cloud.write_state("starting", supervisor=os.getpid())
+    try:
+        cloud.up(timeout)
+    except Exception as exc:
+        cloud.write_state("failed")
+        state = json.loads(cloud.state_path.read_text())
+        state["error"] = str(exc)
+        cloud.state_path.write_text(json.dumps(state, indent=1))
+        print(f"powervm-openstack-aio: {exc}", file=sys.stderr)
+        return 1
+    write_openrc(cloud.dir, cloud.keystone_url)
+    while not stop.wait(1.0):
+        pass
+    for problem in cloud.down():
+        print(f"powervm-openstack-aio: {problem}", file=sys.stderr)
+    return 0
+
+
+def write_openrc(run_dir: Path, keystone_url: str) -> Path:
+    from powervm_openstack.deploy.aio.catalog import admin_auth
+
+    auth = admin_auth(keystone_url)
+    lines = [f"export OS_{key.upper()}={value}" for key, value in auth.items()]
+    lines += ["export OS_IDENTITY_API_VERSION=3", "export OS_REGION_NAME=RegionOne"]
+    path = run_dir / "openrc"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def up(work: Path, topology: str | None, timeout: float) -> int:
+    if _alive(_supervisor(work)):
+        print(
+            f"powervm-openstack-aio: a cloud is already up under {work} (see 'status'; 'down' first)", file=sys.stderr
+        )
+        return 1
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "current.json").unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "powervm_openstack.deploy.aio.cli", "--work-dir", str(work), "serve",
+            "--timeout", str(timeout)] + (["--topology", topology] if topology else [])  # fmt: skip
+    log = work / "supervisor.log"
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
+    started = time.monotonic()
+    while True:
+        state = _current(work) or {}
+        if state.get("phase") == "up":
+            break
+        if state.get("phase") == "failed" or proc.poll() is not None:
+            print(f"powervm-openstack-aio: up failed: {state.get('error', f'see {log}')}", file=sys.stderr)
+            proc.wait(timeout=60)
+            return 1
+        time.sleep(1.0)
+    print(f"cloud up in {time.monotonic() - started:.0f} s; run directory {state['dir']}")
+    _print_status(state)
+    print(f"\nsource {state['dir']}/openrc  # then: openstack server list")
+    return 0
+
+
+def _print_status(state: dict[str, Any]) -> None:
+    print(f"{'service':<22} {'port':>6} {'pid':>8}  {'state':<8} log")
+    for row in state.get("services", []):
+        running = "running" if _alive(row["pid"]) else "stopped"
+        print(f"{row['service']:<22} {row['port'] or '-':>6} {row['pid']:>8}  {running:<8} {row['log']}")
+
+
+def status(work: Path) -> int:
+    state = _current(work)
+    if state is None:
+        print(f"no cloud under {work}")
+        return 1
+    supervisor = _supervisor(work)
+    print(f"run {state.get('run_id', '?')}: {state['phase']}, supervisor pid {supervisor} "
+          f"({'running' if _alive(supervisor) else 'stopped'})")  # fmt: skip
+    for kind, url in state.get("endpoints", {}).items():
+        print(f"  {kind:<10} {url}")
+    _print_status(state)
+    return 0 if state["phase"] == "up" and _alive(supervisor) else 1
+
+
+def down(work: Path, timeout: float = 90.0) -> int:
+    supervisor = _supervisor(work)
+    if supervisor is None:
+        print(f"no cloud under {work}")
+        return 0
+    if _alive(supervisor):
+        os.kill(supervisor, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(supervisor) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    state = _current(work) or {}
+    left = [row for row in state.get("services", []) if _alive(row["pid"])]
+    for row in left:  # the supervisor died or hung: stop its children by their recorded PIDs
+        try:
+            os.killpg(row["pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if state.get("phase") != "down":
+        _drop(state)
+    (work / "current.json").unlink(missing_ok=True)
+    print(f"cloud down; logs kept in {state.get('dir')}")
+    return 0
+
+
+def _drop(state: dict[str, Any]) -> None:
+    from powervm_openstack.deploy.mariadb import MariaDB
+    from powervm_openstack.deploy.rabbitmq import RabbitMQ
+
+    db, mq = MariaDB.from_env(), RabbitMQ.from_env()
+    for name in state.get("databases", []):
+        db.drop_database(name)
+    for name in state.get("vhosts", []):
+        mq.delete_vhost(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="powervm-openstack-aio", description=__doc__.splitlines()[0])
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK, help="where runs keep configs and logs")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("up", "serve"):
+        p = sub.add_parser(name, help="start the cloud" if name == "up" else argparse.SUPPRESS)
+        p.add_argument("--topology", help="simulator topology YAML (default: the built-in host)")
+        p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each readiness check")
+    sub.add_parser("status", help="service, port, PID and log of each process")
+    sub.add_parser("down", help="stop everything, drop the databases and the vhost")
+    args = parser.parse_args(argv)
+    work = args.work_dir.resolve()
+    if args.command == "up":
+        return up(work, args.topology, args.timeout)
+    if args.command == "serve":
+        return serve(work, args.topology, args.timeout)
+    if args.command == "status":
+        return status(work)
+    return down(work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The whole cloud on one machine: a server on a pvm_sea port booted through the nova API.
+
+keystone, glance, placement, nova (API, conductor, scheduler, compute with the PowerVM driver),
+neutron (API, RPC server, ML2 pvm_sea/pvm_sriov), the SEA and SR-IOV agents and the simulator as
+the NovaLink host, each its own process, brought up once for the module.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from powervm_openstack.deploy.aio import novalink
+from powervm_openstack.deploy.aio.cloud import Cloud
+from tests.fixtures.cloud import aio_cloud  # noqa: F401
+from tests.fixtures.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+VLAN = 1234
+
+
+def sea_vlans(cloud: Cloud) -> list[set[int]]:
+    return novalink.sea_vlans(cloud.sim.url)
+
+
+def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:  # noqa: F811
+    cloud = aio_cloud
+    print(f"bring-up: {cloud.bring_up_seconds:.0f} s; steps: {cloud.steps}")
+    conn = cloud.connection()
+    assert len(sea_vlans(cloud)) == 2, "the default host has a failover SEA pair"
+    net = conn.network.create_network(name="vlan-net", provider_network_type="vlan",
+                                      provider_physical_network="default", provider_segmentation_id=VLAN)  # fmt: skip
+    conn.network.create_subnet(network_id=net.id, cidr="10.34.0.0/24", ip_version=4)
+    image = conn.image.create_image(name="tiny", data=b"\0" * 65536, disk_format="raw", container_format="bare",
+                                    visibility="public", allow_duplicates=True)  # fmt: skip
+    wait_for(lambda: conn.image.get_image(image.id).status == "active", "the image to become active")
+    port = conn.network.create_port(network_id=net.id)
+    assert all(VLAN not in vlans for vlans in sea_vlans(cloud))
+
+    server = conn.compute.create_server(name="vm1", image_id=image.id, flavor_id="1", networks=[{"port": port.id}])
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=240, interval=2)
+    port = conn.network.get_port(port.id)
+    assert port.status == "ACTIVE"
+    assert port.binding_vif_type == "pvm_sea", port.binding_vif_type
+    # The agent reports the port up only after the VLAN is on both SEAs of the pair.
+    assert all(VLAN in vlans for vlans in sea_vlans(cloud)), sea_vlans(cloud)
+    assert novalink.partition_state(cloud.sim.url, server.id) == "running"
+
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=180, interval=2)
+    assert novalink.partition_state(cloud.sim.url, server.id) is None
+    wait_for(lambda: all(VLAN not in vlans for vlans in sea_vlans(cloud)), "the VLAN to leave both SEAs", timeout=90)
+
+
+def test_down_stops_every_process_and_drops_the_run(aio_cloud: Cloud) -> None:  # noqa: F811
+    """Last in the module: ``down`` leaves no process, database or vhost of the run."""
+    cloud = aio_cloud
+    pids = [row["pid"] for row in cloud.status()]
+    databases, vhosts = list(cloud.run._databases), list(cloud.run._vhosts)
+    assert len(pids) >= 12 and databases and vhosts
+    assert cloud.down() == []
+    for pid in pids:
+        assert not _running(pid), f"pid {pid} still runs"
+    assert not set(databases) & set(cloud.run.mariadb.list_databases())
+    assert not set(vhosts) & set(cloud.run.rabbitmq.list_vhosts())
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ", 1)[1][0] != "Z"
