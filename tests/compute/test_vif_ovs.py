@@ -19,19 +19,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def sim():
-    with running_simulator(event_wait=0.5) as server:
-        yield server
-
-
-@pytest.fixture
-def adapter(sim):
-    adpt = connect(sim)
-    yield adpt
-    disconnect(adpt)
-
-
-@pytest.fixture(scope="module")
 def conf():
     opts = cfg.ConfigOpts()
     pvm_conf.register_opts(opts)

@@ -11,22 +11,9 @@ from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute.vif import mgmt, sea, sriov
 from powervm_openstack.pvm import vif_event
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import new_lpar
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def sim():
-    with running_simulator(event_wait=0.5) as server:
-        yield server
-
-
-@pytest.fixture
-def adapter(sim):
-    adpt = connect(sim)
-    yield adpt
-    disconnect(adpt)
 
 
 @pytest.fixture

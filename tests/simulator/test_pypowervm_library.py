@@ -81,16 +81,6 @@ from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simu
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def host():
-    with running_simulator() as sim:
-        adapter = connect(sim)
-        try:
-            yield adapter
-        finally:
-            disconnect(adapter)
-
-
 def _vswitches(adapter) -> dict[str, pvm_net.VSwitch]:
     feed = pvm_net.VSwitch.get(adapter, parent_type=pvm_ms.System, parent_uuid=adapter.sys_uuid)
     return {v.name: v for v in feed}

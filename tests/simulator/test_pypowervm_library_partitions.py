@@ -25,19 +25,9 @@ from pypowervm.wrappers import management_console as pvm_mc
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import new_lpar
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def host():
-    with running_simulator() as sim:
-        adapter = connect(sim)
-        try:
-            yield adapter
-        finally:
-            disconnect(adapter)
 
 
 # -- partitions: RMC follows the power state; DLPAR moves current values and the system's pools --------
