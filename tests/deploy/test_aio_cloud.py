@@ -7,13 +7,10 @@ the NovaLink host, each its own process, brought up once for the module.
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from powervm_openstack.deploy.aio import novalink
 from powervm_openstack.deploy.aio.cloud import Cloud
-from tests.fixtures.cloud import aio_cloud  # noqa: F401
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -25,7 +22,7 @@ def sea_vlans(cloud: Cloud) -> list[set[int]]:
     return novalink.sea_vlans(cloud.sim.url)
 
 
-def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:  # noqa: F811
+def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:
     cloud = aio_cloud
     print(f"bring-up: {cloud.bring_up_seconds:.0f} s; steps: {cloud.steps}")
     conn = cloud.connection()
@@ -52,25 +49,3 @@ def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:  # 
     conn.compute.wait_for_delete(server, wait=180, interval=2)
     assert novalink.partition_state(cloud.sim.url, server.id) is None
     wait_for(lambda: all(VLAN not in vlans for vlans in sea_vlans(cloud)), "the VLAN to leave both SEAs", timeout=90)
-
-
-def test_down_stops_every_process_and_drops_the_run(aio_cloud: Cloud) -> None:  # noqa: F811
-    """Last in the module: ``down`` leaves no process, database or vhost of the run."""
-    cloud = aio_cloud
-    pids = [row["pid"] for row in cloud.status()]
-    databases, vhosts = list(cloud.run._databases), list(cloud.run._vhosts)
-    assert len(pids) >= 12 and databases and vhosts
-    assert cloud.down() == []
-    for pid in pids:
-        assert not _running(pid), f"pid {pid} still runs"
-    assert not set(databases) & set(cloud.run.mariadb.list_databases())
-    assert not set(vhosts) & set(cloud.run.rabbitmq.list_vhosts())
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(") ", 1)[1][0] != "Z"
