@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import uuid as uuidlib
+from typing import Any
 
 _NAMESPACE = uuidlib.UUID("5b0e0a8e-6c4f-5d6e-9a51-2f0c5e8d7a10")
 
@@ -209,6 +210,8 @@ class Topology:
     #: ``build.storage.VolumeGroup`` / ``build.storage.SharedStoragePool`` objects.
     volume_groups: list = dataclasses.field(default_factory=list)
     pools: list = dataclasses.field(default_factory=list)
+    #: ``build.san.San``: FC ports, SAN LUNs and iSCSI targets (None: none).
+    san: Any = None
 
     @property
     def vioses(self) -> list[Partition]:

@@ -13,7 +13,9 @@ def install() -> None:
     from powervm_openstack.simulator.http import files
     from powervm_openstack.simulator.model import (
         console,
+        fc,
         host_jobs,
+        iscsi,
         lpar_rules,
         network,
         partition,
@@ -34,5 +36,7 @@ def install() -> None:
     ssp.install()
     files.install()
     host_jobs.install()
+    fc.install()
+    iscsi.install()
     sriov.install()
     _installed = True

@@ -2,9 +2,10 @@
 
 For a new mapping the server, inside the VIOS update's transaction:
 - resolves the storage on this VIOS: a virtual disk (by UDID or name) of one of its volume groups,
-  optical media of its repository, or a logical unit of a Shared Storage Pool whose cluster has this
+  optical media of its repository, a physical volume (hdisk) the VIOS has discovered (``model.fc``,
+  ``model.iscsi``), or a logical unit of a Shared Storage Pool whose cluster has this
   VIOS as a node; anything else is refused (400 naming the storage);
-- refuses a virtual disk or optical media that this VIOS already maps to a partition (a logical
+- refuses a virtual disk, hdisk or optical media that this VIOS already maps to a partition (a logical
   unit of a Shared Storage Pool may be mapped to several), and a client partition that does not exist;
 - assigns the server adapter (slot, ``vhostN``) and client adapter (slot on the client partition)
   unless the mapping reuses an existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
@@ -46,6 +47,7 @@ _TARGET = {
     "VirtualDisk": ("LogicalVolumeVirtualTargetDevice", "vtscsi"),
     "LogicalUnit": ("SharedStoragePoolLogicalUnitVirtualTargetDevice", "vtscsi"),
     "VirtualOpticalMedia": ("VirtualOpticalTargetDevice", "vtopt"),
+    "PhysicalVolume": ("PhysicalVolumeVirtualTargetDevice", "vtscsi"),
 }
 
 
@@ -132,8 +134,17 @@ def _resolve_storage(txn: Transaction, vios: Record, holder: etree._Element | No
         raise bad_request(f"Optical media {name} is not in the media repository of VIOS {vios.uuid}.")
     if kind == "LogicalUnit":
         return _logical_unit(txn, vios, udid or "")
+    if kind == "PhysicalVolume":
+        return _physical_volume(vios, xml.text(dev, "VolumeName"), udid)
     raise bad_request(f"vSCSI storage of type {kind} is not supported by this system; use VirtualDisk, "
-                      "VirtualOpticalMedia or LogicalUnit.")  # fmt: skip
+                      "VirtualOpticalMedia, LogicalUnit or PhysicalVolume.")  # fmt: skip
+
+
+def _physical_volume(vios: Record, name: str | None, udid: str | None) -> etree._Element:
+    for pv in xml.findall(vios.element, "PhysicalVolumes/PhysicalVolume"):
+        if xml.text(pv, "VolumeName") == name or (udid and xml.text(pv, "UniqueDeviceID") == udid):
+            return copy.deepcopy(pv)
+    raise bad_request(f"Physical volume {name or udid} is not a device of VIOS {vios.uuid}; discover it first.")
 
 
 def _logical_unit(txn: Transaction, vios: Record, udid: str) -> etree._Element:
@@ -192,7 +203,10 @@ def _wrap(dev: etree._Element) -> etree._Element:
 
 
 def _device_name(dev: etree._Element) -> str:
-    return xml.text(dev, "DiskName") or xml.text(dev, "MediaName") or xml.text(dev, "UnitName") or ""
+    for tag in ("DiskName", "MediaName", "UnitName", "VolumeName"):
+        if xml.text(dev, tag):
+            return xml.text(dev, tag) or ""
+    return ""
 
 
 def _adapters(txn: Transaction, vios: Record, client: Record, mapping: etree._Element) -> tuple:

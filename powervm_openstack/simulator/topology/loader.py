@@ -37,6 +37,7 @@ from powervm_openstack.simulator.build import (
     system,
     vios,
 )
+from powervm_openstack.simulator.build import san as san_build
 from powervm_openstack.simulator.model import console
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -89,7 +90,7 @@ def records(topo: Topology) -> list[Record]:
     index = topo.vnet_index()
     recs = [system.build_system(topo)]
     recs += [partition.build_lpar(p, topo) for p in topo.lpars]
-    recs += [vios.build_vios(v, topo) for v in topo.vioses]
+    recs += [san_build.with_fc_ports(vios.build_vios(v, topo), v, topo) for v in topo.vioses]
     recs += [network.build_cna(c, p, topo, index) for p, c in topo.all_cnas()]
     recs += [network.build_vswitch(vs, topo) for vs in topo.vswitches]
     recs += [network.build_vnet(vn, topo.system.uuid) for vn in index.values()]
@@ -97,6 +98,7 @@ def records(topo: Topology) -> list[Record]:
     recs += [storage.build_volume_group(vg) for vg in topo.volume_groups]
     recs += [rec for pool in topo.pools for rec in storage.build_pool(pool, topo)]
     recs.append(console.build_console(topo))
+    recs.append(san_build.san_record(topo.san))
     recs += [rates_record(p) for p in topo.lpars if p.pcm]
     for rec in recs:  # NovaLink reports 0 for objects it found at start-up; keeps the state reproducible
         xml.set_text(rec.element, "Metadata/Atom/AtomCreated", 0)
@@ -148,8 +150,8 @@ def parse(data: object) -> Topology:
     adapters.resolve()
     _check_bridge_vlans(bridges)
     sriov = parse_sriov(top, sysm)
-    vgs, pools = parse_storage(top, vioses)
-    return Topology(sysm, list(switches.values()), parts, bridges, sriov, vgs, pools)
+    vgs, pools, san = parse_storage(top, vioses)
+    return Topology(sysm, list(switches.values()), parts, bridges, sriov, vgs, pools, san)
 
 
 def _system(f: Fields) -> System:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from powervm_openstack.simulator.build import Partition, derive_uuid, storage
 from powervm_openstack.simulator.topology.fields import Fields, TopologyError, check_unique
+from powervm_openstack.simulator.topology.san import SAN_KEYS, parse_san
 
 _VG_KEYS = ("vios", "name", "capacity_gb", "physical_volume", "media_repository")
 _SSP_KEYS = ("name", "cluster", "tier", "capacity_gb", "vioses")
 
 
-def parse_storage(top: Fields, vioses: dict[str, Partition]) -> tuple[list, list]:
-    """The ``storage`` section: volume groups (per VIOS) and Shared Storage Pools (over member VIOSes).
+def parse_storage(top: Fields, vioses: dict[str, Partition]) -> tuple[list, list, object]:
+    """The ``storage`` section: volume groups (per VIOS), Shared Storage Pools (over member VIOSes) and
+    the SAN (FC ports, LUNs, iSCSI targets: ``topology.san``).
 
-    ``vioses`` maps VIOS names to their partitions; returns ``(volume groups, pools)``.
+    ``vioses`` maps VIOS names to their partitions; returns ``(volume groups, pools, san)``.
     """
-    f = Fields(top.raw("storage", {}), "storage", ("volume_groups", "shared_storage_pools"))
+    f = Fields(top.raw("storage", {}), "storage", ("volume_groups", "shared_storage_pools", *SAN_KEYS))
     per_vios: dict[str, int] = {}
     vgs = [_volume_group(v, vioses, per_vios) for v in f.items("volume_groups", _VG_KEYS)]
     where = [f"storage.volume_groups[{i}]" for i in range(len(vgs))]
@@ -25,7 +27,7 @@ def parse_storage(top: Fields, vioses: dict[str, Partition]) -> tuple[list, list
     check_unique(repos, "media repository on VIOS")
     pools = [_pool(p, vioses) for p in f.items("shared_storage_pools", _SSP_KEYS)]
     check_unique([(p.name, f"storage.shared_storage_pools[{i}].name") for i, p in enumerate(pools)], "pool name")
-    return vgs, pools
+    return vgs, pools, parse_san(f, vioses)
 
 
 def _volume_group(f: Fields, vioses: dict[str, Partition], per_vios: dict[str, int]) -> storage.VolumeGroup:
