@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 
+from powervm_openstack.compute.volume import options as volume_opts
 from powervm_openstack.pvm import connection
 
 GROUP = "powervm"
@@ -59,12 +60,13 @@ class PowerVMConfigError(ValueError):
 def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register ``[powervm]`` and ``[powervm_rest]`` on ``conf`` (idempotent)."""
     conf.register_opts(OPTS, group=GROUP)
+    volume_opts.register(conf)
     connection.register_opts(conf)
 
 
 def list_opts() -> list[tuple[str, list[cfg.Opt]]]:
     """The compute driver's options for oslo-config-generator."""
-    return [(GROUP, OPTS), *connection.list_opts()]
+    return [(GROUP, [*OPTS, *volume_opts.list_opts()]), *connection.list_opts()]
 
 
 def _allowed(opt: cfg.Opt) -> str:
@@ -84,7 +86,7 @@ def validate(conf: cfg.ConfigOpts) -> None:
     :raises PowerVMConfigError: naming the option, its value and what is allowed.
     """
     opts = {}
-    for opt in OPTS:
+    for opt in [*OPTS, *volume_opts.OPTS]:
         try:
             opts[opt.dest] = conf[GROUP][opt.dest]
         except (cfg.ConfigFileValueError, ValueError) as exc:

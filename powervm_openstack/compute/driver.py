@@ -4,8 +4,9 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 ``disk``, the config drive in ``media``, VIFs in ``vif``, resources in ``host``, events in ``events``.
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
-Not supported (``NotImplementedError``, as nova expects): volumes, resize and migration, rescue,
-pause/suspend, console output, SPICE/serial/MKS consoles, IBM i partitions.
+Volumes (``volume``): fibre_channel over vSCSI and iSCSI/iSER, attached, detached and extended, and
+boot from volume. Not supported (``NotImplementedError``, as nova expects): swap_volume, resize and
+migration, rescue, pause/suspend, console output, SPICE/serial/MKS consoles, IBM i partitions.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, vm
 from powervm_openstack.compute import vif as vifs
+from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
 
 LOG = logging.getLogger(__name__)
@@ -47,12 +49,14 @@ class PowerVMDriver(driver.ComputeDriver):
             "has_imagecache": local,
             "supports_attach_interface": True,
             "supports_image_type_raw": True,
+            "supports_extend_volume": True,
         }
         self.adapter: Any = None
         self.host_uuid = ""
         self._host_cpu: Any = None
         self.disk: Any = None
         self.media: Any = None
+        self.connector: volume_select.Connector | None = None
         self.flows = lifecycle.Lifecycle(self)
         self._events: events.PartitionEvents | None = None
         self._instances: dict[str, str] = {}
@@ -81,6 +85,7 @@ class PowerVMDriver(driver.ComputeDriver):
         except pvm_conf.PowerVMConfigError as err:
             raise nova_exc.InvalidConfiguration(reason=str(err)) from err
         self.media = media.ConfigDrive(self.adapter, CONF)
+        self.connector = volume_select.Connector(self.adapter, CONF)
         vifs.ovs.remove_orphan_trunks(self.adapter, CONF.powervm.pvm_vswitch_for_novalink_io)
         self._load_known_instances(host)
         self._events = events.PartitionEvents(self.adapter, self.emit_event, self._instance_uuid_of)
@@ -167,15 +172,15 @@ class PowerVMDriver(driver.ComputeDriver):
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
               allocations: Any, network_info: Any = None, block_device_info: Any = None, power_on: bool = True,
               accel_info: Any = None) -> None:  # fmt: skip
-        if driver.block_device_info_get_mapping(block_device_info):
-            raise nova_exc.InvalidInput(reason="the PowerVM driver does not attach volumes; boot from an image")
-        self.flows.spawn(context, instance, image_meta, injected_files, admin_password, network_info, power_on)
+        self.flows.spawn(
+            context, instance, image_meta, injected_files, admin_password, network_info, power_on, block_device_info
+        )
 
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip
         try:
-            self.flows.destroy(instance, network_info, destroy_disks)
-        except pvm_exc.Error as err:
+            self.flows.destroy(instance, network_info, destroy_disks, block_device_info)
+        except (pvm_exc.Error, nova_exc.VolumeDetachFailed) as err:
             raise nova_exc.InstanceTerminationFailure(reason=str(err)) from err
 
     def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
@@ -196,6 +201,29 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
         self.flows.snapshot(context, instance, image_id, update_task_state)
+
+    # -- volumes -----------------------------------------------------------------------------
+    def get_volume_connector(self, instance: Any) -> dict[str, Any]:
+        assert self.connector is not None
+        return self.connector.get(CONF.host)
+
+    def attach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
+                      disk_bus: Any = None, device_type: Any = None, encryption: Any = None) -> None:  # fmt: skip
+        """Attach through every active VIOS; ``connection_info['data']`` gains ``target_UDID``."""
+        self.flows.attach_volume(vm.get(self.adapter, instance), connection_info)
+
+    def detach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
+                      encryption: Any = None) -> None:  # fmt: skip
+        """Remove the partition's mappings of the volume, and its hdisks nothing else maps."""
+        self.flows.detach_volume(vm.get(self.adapter, instance), connection_info)
+
+    def extend_volume(self, context: Any, connection_info: dict, instance: Any, requested_size: int) -> None:
+        """Make the VIOSes re-read the volume's size (the partition sees it at its next rescan)."""
+        try:
+            volume_select.adapter_for(self.adapter, CONF, vm.get(self.adapter, instance), connection_info).extend()
+        except pvm_exc.Error as err:
+            vol = connection_info.get("data", {}).get("volume_id") or connection_info.get("serial")
+            raise nova_exc.VolumeExtendFailed(volume_id=vol, reason=str(err)) from err
 
     # -- networking --------------------------------------------------------------------------
     def plug_vifs(self, instance: Any, network_info: Any) -> None:

@@ -27,6 +27,7 @@ from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
 from powervm_openstack.compute.vif import mgmt as mgmt_vif
+from powervm_openstack.compute.volume import flows as volume_flows
 
 LOG = logging.getLogger(__name__)
 
@@ -39,11 +40,13 @@ class Lifecycle:
 
     # -- spawn -------------------------------------------------------------------------------
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
-              network_info: Any, power_on: bool = True) -> None:  # fmt: skip
+              network_info: Any, power_on: bool = True, block_device_info: Any = None) -> None:  # fmt: skip
         step = ["create the partition"]
         try:
-            self._spawn(context, instance, image_meta, injected_files, admin_password, network_info, power_on, step)
-        except (pvm_exc.Error, exc.PartitionCreateFailed, exc.PowerVMOperationFailed) as err:
+            self._spawn(context, instance, image_meta, injected_files, admin_password, network_info, power_on, step,
+                        block_device_info)  # fmt: skip
+        except (pvm_exc.Error, exc.PartitionCreateFailed, exc.PowerVMOperationFailed,
+                nova_exc.VolumeAttachFailed, nova_exc.VolumeDriverNotFound) as err:  # fmt: skip
             # everything is rolled back; retrying on another host would meet the same PowerVM answer in
             # most cases, and the server's fault must say what PowerVM refused
             raise nova_exc.BuildAbortException(
@@ -51,16 +54,19 @@ class Lifecycle:
             ) from err
 
     def _spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
-               network_info: Any, power_on: bool, step: list[str]) -> None:  # fmt: skip
+               network_info: Any, power_on: bool, step: list[str], block_device_info: Any = None) -> None:  # fmt: skip
         d = self.d
         with rollback_on_error(f"Spawn of instance {instance.uuid}") as rb:
             lpar = vm.create(d.adapter, d.host_wrapper(), instance, instance.flavor, d.defaults())
             rb.add(f"partition {lpar.uuid}", lambda: vm.delete(d.adapter, instance))
             d.known_instance(instance)
-            step[0] = "create the boot disk"
-            disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
-            rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
-            storage = {vios: [disk.ref] for vios in disk.vioses}
+            self._attach_volumes(lpar, block_device_info, rb, step)
+            storage: dict[str, list] = {}
+            if not volume_flows.boots_from_volume(block_device_info):  # the root disk is a volume: no local disk
+                step[0] = "create the boot disk"
+                disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
+                rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
+                storage = {vios: [disk.ref] for vios in disk.vioses}
             if configdrive.required_by(instance):
                 step[0] = "upload the config drive"
                 cfg_vios, ref = d.media.create(context, instance, injected_files, network_info, admin_password)
@@ -81,6 +87,32 @@ class Lifecycle:
             if power_on:
                 vm.power_on(d.adapter, instance, remove_optical=d.remove_optical(instance))
         LOG.info("Spawned instance %s as partition %s (id %s)", instance.uuid, lpar.uuid, lpar.id)
+
+    def _attach_volumes(self, lpar: Any, block_device_info: Any, rb: Any, step: list[str]) -> None:
+        for bdm in volume_flows.volumes(block_device_info):
+            info = bdm["connection_info"]
+            step[0] = f"attach volume {info.get('data', {}).get('volume_id') or info.get('serial')}"
+            self.attach_volume(lpar, info)
+            rb.add(step[0], lambda i=info: self.detach_volume(lpar, i))
+            volume_flows.save(bdm)
+
+    def attach_volume(self, lpar: Any, connection_info: dict) -> None:
+        volume_flows.attach(self.d.adapter, self.d.conf, lpar, connection_info)
+
+    def detach_volume(self, lpar: Any, connection_info: dict) -> None:
+        volume_flows.detach(self.d.adapter, self.d.conf, lpar, connection_info)
+
+    def _detach_all(self, lpar: Any, block_device_info: Any) -> None:
+        """Detach every volume; the first failure is raised after all were tried."""
+        failed: list[Exception] = []
+        for bdm in volume_flows.volumes(block_device_info):
+            try:
+                self.detach_volume(lpar, bdm["connection_info"])
+            except Exception as err:
+                LOG.exception("Destroy of partition %s: detach of a volume failed", lpar.uuid)
+                failed.append(err)
+        if failed:
+            raise failed[0]
 
     def plug_vifs(self, instance: Any, lpar_uuid: str, network_info: Any, rb: Any = None) -> None:
         """Plug every VIF, waiting for neutron's network-vif-plugged of the ports not yet active."""
@@ -103,12 +135,14 @@ class Lifecycle:
                 raise nova_exc.VirtualInterfaceCreateException() from None
 
     # -- destroy -----------------------------------------------------------------------------
-    def destroy(self, instance: Any, network_info: Any, destroy_disks: bool = True) -> None:
+    def destroy(self, instance: Any, network_info: Any, destroy_disks: bool = True,
+                block_device_info: Any = None) -> None:  # fmt: skip
         d = self.d
         lpar = _maybe(lambda: vm.get(d.adapter, instance))
         if lpar is not None and lpar.state.lower() not in vm.DOWN_STATES:
             vm.power_off(d.adapter, instance, timeout=0)
         if lpar is not None:
+            self._detach_all(lpar, block_device_info)
             for vif in network_info or []:
                 driver = _maybe(lambda v=vif: vifs.driver_for(d.adapter, d.conf, v, instance.uuid))
                 if driver is not None:

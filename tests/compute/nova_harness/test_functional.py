@@ -63,7 +63,9 @@ class _AgentStandIn(pvm_adapter.RawEventHandler):
                     {"name": "network-vif-plugged", "server_uuid": port["device_id"], "tag": port["id"]}]})  # fmt: skip
 
 
-class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
+class PowerVMHarness(integrated_helpers._IntegratedTestBase):
+    """nova's API, conductor, scheduler and compute with this driver on one simulator (no tests here)."""
+
     ADMIN_API = True
     microversion = "latest"
     disk_driver = "localdisk"
@@ -144,11 +146,12 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
         return {vif_event.norm_mac(c.mac): c.pvid for c in pvm_net.CNA.get(self.pvm, parent=lpar)}
 
     def _leftovers(self) -> list[str]:
-        """Everything a server could leave behind in the simulator."""
+        """Everything a server could leave behind in the simulator (hdisks included: the VIOSes have none at start)."""
         found = [f"partition {p.name}" for p in pvm_lpar.LPAR.get(self.pvm) if not p.is_mgmt_partition]
-        for vios in pvm_vios.VIOS.get(self.pvm, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING]):
+        for vios in pvm_vios.VIOS.get(self.pvm, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING, pvm_vios.VIOS.xags.STORAGE]):
             found += [f"mapping {m.backing_storage.name if m.backing_storage else '-'} on {vios.name}"
                       for m in vios.scsi_mappings]  # fmt: skip
+            found += [f"hdisk {pv.name} on {vios.name}" for pv in vios.phys_vols]
             for vg in pvm_stor.VG.get(self.pvm, parent=vios):
                 found += [f"disk {d.name}" for d in vg.virtual_disks if d.name.startswith(("b_", "s_"))]
                 found += [f"media {m.name}" for r in vg.vmedia_repos for m in r.optical_media]
@@ -161,6 +164,8 @@ class PowerVMServersTest(integrated_helpers._IntegratedTestBase):
     def _state(self, server: dict) -> str:
         return self._lpar(server).state
 
+
+class PowerVMServersTest(PowerVMHarness):
     # -- the lifecycle -------------------------------------------------------------------------
     def test_lifecycle(self) -> None:
         server = self._boot()

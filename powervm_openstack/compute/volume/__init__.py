@@ -1,0 +1,11 @@
+"""Cinder volumes on PowerVM: one adapter per protocol, chosen by ``driver_volume_type`` (``select``).
+
+| ``driver_volume_type`` | adapter |
+|---|---|
+| ``fibre_channel`` (``[powervm] fc_attach_strategy = vscsi``) | ``fc_vscsi.FcVscsiVolume`` |
+| ``iscsi``, ``iser`` | ``iscsi.IscsiVolume`` |
+
+Not supported (a clear error naming the type and the supported ones): ``fc_attach_strategy = npiv``,
+``local``/``nfs``/``gpfs`` (FileIO from the NovaLink partition) and ``rbd``; see docs/compute.md.
+``select.Connector`` is what nova gives Cinder for an attach (``get_volume_connector``).
+"""
