@@ -5,7 +5,8 @@ would call it (``init_host``, ``spawn``, ``destroy``) with one ``pvm_sea`` VIF p
 image comes from a stand-in Glance. Every REST call the driver makes is timed on the calling thread
 (pypowervm ``Session.request``), so each operation's time splits into waiting on REST and the
 driver's own work. Reported: the first spawn (image upload to the cache), warm spawns and destroys
-one at a time, then N concurrent spawns and destroys.
+one at a time, then N concurrent spawns and destroys; then volumes (``benchmarks.compute_volumes``):
+attach and detach per type and concurrent attaches to one partition.
 """
 
 from __future__ import annotations
@@ -131,12 +132,12 @@ def _row(name: str, samples: list[Counter]) -> list[object]:
             f"{sum(own) / max(sum(wall), 1e-9) * 100:.0f}%"]  # fmt: skip
 
 
-def run(latency_ms: float, parallel: int, sequential: int) -> str:
+def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: int = 10) -> str:
+    from benchmarks import compute_volumes
     from powervm_openstack.simulator.http.server import SimulatorServer
-    from powervm_openstack.simulator.topology import loader as topology
 
     _timed_requests()
-    server = SimulatorServer(seed=topology.load(), event_wait=1.0).start()
+    server = SimulatorServer(seed=compute_volumes.san_topology(), event_wait=1.0).start()
     server.app.faults.set_rules(Latency(write_ms=latency_ms, read_ms=latency_ms / 2).rules())
     work = tempfile.mkdtemp(prefix="bench-compute-")
     drv = _driver(server.port, work)
@@ -152,6 +153,9 @@ def run(latency_ms: float, parallel: int, sequential: int) -> str:
         with concurrent.futures.ThreadPoolExecutor(parallel) as pool:
             removed = list(pool.map(lambda s: _destroy(drv, s[0], s[1]), spawned))
         destroy_wall = time.perf_counter() - start
+        inst, nw, _ = _spawn(drv, 900)
+        volumes = compute_volumes.run(drv, server, inst, _measure, _row, volume_concurrent)
+        _destroy(drv, inst, nw)
     finally:
         drv.cleanup_host("bench")
         server.stop()
@@ -161,7 +165,7 @@ def run(latency_ms: float, parallel: int, sequential: int) -> str:
             _row(f"destroy, {parallel} concurrent", removed)]  # fmt: skip
     return (f"Compute driver on one simulated host, REST latency {latency_ms:g} ms per write, "
             f"{latency_ms / 2:g} ms per read\n{table(headers, rows)}\n"
-            f"{parallel} concurrent spawns: {spawn_wall:.1f} s wall; destroys: {destroy_wall:.1f} s wall")  # fmt: skip
+            f"{parallel} concurrent spawns: {spawn_wall:.1f} s wall; destroys: {destroy_wall:.1f} s wall\n\n{volumes}")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -169,6 +173,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="latency added to each REST write (reads: half)")
     parser.add_argument("--concurrent", type=int, default=20, help="spawns run at once in the concurrent phase")
     parser.add_argument("--sequential", type=int, default=5, help="warm spawns run one at a time")
+    parser.add_argument("--volume-concurrent", type=int, default=10, help="vSCSI FC attaches run at once")
     args = parser.parse_args(argv)
-    print(run(args.latency_ms, args.concurrent, args.sequential))
+    for name in ("concurrent", "sequential", "volume_concurrent"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} must be at least 1")
+    print(run(args.latency_ms, args.concurrent, args.sequential, args.volume_concurrent))
     return 0

@@ -4,7 +4,7 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 ``disk``, the config drive in ``media``, VIFs in ``vif``, resources in ``host``, events in ``events``.
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
-Volumes (``volume``): fibre_channel over vSCSI and iSCSI/iSER, attached, detached and extended, and
+Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
 boot from volume. Not supported (``NotImplementedError``, as nova expects): swap_volume, resize and
 migration, rescue, pause/suspend, console output, SPICE/serial/MKS consoles, IBM i partitions.
 """
@@ -85,7 +85,7 @@ class PowerVMDriver(driver.ComputeDriver):
         except pvm_conf.PowerVMConfigError as err:
             raise nova_exc.InvalidConfiguration(reason=str(err)) from err
         self.media = media.ConfigDrive(self.adapter, CONF)
-        self.connector = volume_select.Connector(self.adapter, CONF)
+        self.connector = volume_select.Connector(self.adapter, CONF, self.host_uuid)
         vifs.ovs.remove_orphan_trunks(self.adapter, CONF.powervm.pvm_vswitch_for_novalink_io)
         self._load_known_instances(host)
         self._events = events.PartitionEvents(self.adapter, self.emit_event, self._instance_uuid_of)
@@ -205,22 +205,23 @@ class PowerVMDriver(driver.ComputeDriver):
     # -- volumes -----------------------------------------------------------------------------
     def get_volume_connector(self, instance: Any) -> dict[str, Any]:
         assert self.connector is not None
-        return self.connector.get(CONF.host)
+        return self.connector.get(CONF.host, instance)
 
     def attach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
                       disk_bus: Any = None, device_type: Any = None, encryption: Any = None) -> None:  # fmt: skip
         """Attach through every active VIOS; ``connection_info['data']`` gains ``target_UDID``."""
-        self.flows.attach_volume(vm.get(self.adapter, instance), connection_info)
+        self.flows.attach_volume(instance, vm.get(self.adapter, instance), connection_info)
 
     def detach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
                       encryption: Any = None) -> None:  # fmt: skip
         """Remove the partition's mappings of the volume, and its hdisks nothing else maps."""
-        self.flows.detach_volume(vm.get(self.adapter, instance), connection_info)
+        self.flows.detach_volume(instance, vm.get(self.adapter, instance), connection_info)
 
     def extend_volume(self, context: Any, connection_info: dict, instance: Any, requested_size: int) -> None:
         """Make the VIOSes re-read the volume's size (the partition sees it at its next rescan)."""
         try:
-            volume_select.adapter_for(self.adapter, CONF, vm.get(self.adapter, instance), connection_info).extend()
+            lpar = vm.get(self.adapter, instance)
+            volume_select.adapter_for(self.adapter, CONF, lpar, connection_info, instance, self.host_uuid).extend()
         except pvm_exc.Error as err:
             vol = connection_info.get("data", {}).get("volume_id") or connection_info.get("serial")
             raise nova_exc.VolumeExtendFailed(volume_id=vol, reason=str(err)) from err

@@ -28,6 +28,7 @@ from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
 from powervm_openstack.compute.vif import mgmt as mgmt_vif
 from powervm_openstack.compute.volume import flows as volume_flows
+from powervm_openstack.compute.volume import npiv
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class Lifecycle:
             lpar = vm.create(d.adapter, d.host_wrapper(), instance, instance.flavor, d.defaults())
             rb.add(f"partition {lpar.uuid}", lambda: vm.delete(d.adapter, instance))
             d.known_instance(instance)
-            self._attach_volumes(lpar, block_device_info, rb, step)
+            self._attach_volumes(instance, lpar, block_device_info, rb, step)
             storage: dict[str, list] = {}
             if not volume_flows.boots_from_volume(block_device_info):  # the root disk is a volume: no local disk
                 step[0] = "create the boot disk"
@@ -88,26 +89,26 @@ class Lifecycle:
                 vm.power_on(d.adapter, instance, remove_optical=d.remove_optical(instance))
         LOG.info("Spawned instance %s as partition %s (id %s)", instance.uuid, lpar.uuid, lpar.id)
 
-    def _attach_volumes(self, lpar: Any, block_device_info: Any, rb: Any, step: list[str]) -> None:
+    def _attach_volumes(self, instance: Any, lpar: Any, block_device_info: Any, rb: Any, step: list[str]) -> None:
         for bdm in volume_flows.volumes(block_device_info):
             info = bdm["connection_info"]
             step[0] = f"attach volume {info.get('data', {}).get('volume_id') or info.get('serial')}"
-            self.attach_volume(lpar, info)
-            rb.add(step[0], lambda i=info: self.detach_volume(lpar, i))
+            self.attach_volume(instance, lpar, info)
+            rb.add(step[0], lambda i=info: self.detach_volume(instance, lpar, i))
             volume_flows.save(bdm)
 
-    def attach_volume(self, lpar: Any, connection_info: dict) -> None:
-        volume_flows.attach(self.d.adapter, self.d.conf, lpar, connection_info)
+    def attach_volume(self, instance: Any, lpar: Any, connection_info: dict) -> None:
+        volume_flows.attach(self.d.adapter, self.d.conf, lpar, connection_info, instance, self.d.host_uuid)
 
-    def detach_volume(self, lpar: Any, connection_info: dict) -> None:
-        volume_flows.detach(self.d.adapter, self.d.conf, lpar, connection_info)
+    def detach_volume(self, instance: Any, lpar: Any, connection_info: dict) -> None:
+        volume_flows.detach(self.d.adapter, self.d.conf, lpar, connection_info, instance, self.d.host_uuid)
 
-    def _detach_all(self, lpar: Any, block_device_info: Any) -> None:
+    def _detach_all(self, instance: Any, lpar: Any, block_device_info: Any) -> None:
         """Detach every volume; the first failure is raised after all were tried."""
         failed: list[Exception] = []
         for bdm in volume_flows.volumes(block_device_info):
             try:
-                self.detach_volume(lpar, bdm["connection_info"])
+                self.detach_volume(instance, lpar, bdm["connection_info"])
             except Exception as err:
                 LOG.exception("Destroy of partition %s: detach of a volume failed", lpar.uuid)
                 failed.append(err)
@@ -142,12 +143,13 @@ class Lifecycle:
         if lpar is not None and lpar.state.lower() not in vm.DOWN_STATES:
             vm.power_off(d.adapter, instance, timeout=0)
         if lpar is not None:
-            self._detach_all(lpar, block_device_info)
+            self._detach_all(instance, lpar, block_device_info)
             for vif in network_info or []:
                 driver = _maybe(lambda v=vif: vifs.driver_for(d.adapter, d.conf, v, instance.uuid))
                 if driver is not None:
                     driver.unplug(lpar.uuid, vif)
             mapping.remove_for_partition(d.adapter, d.vios_uuids(), lpar.id)
+            npiv.remove_all(d.adapter, lpar.id)
         d.media.delete(instance)
         disk = d.disk.find_boot_disk(instance)
         if disk is not None:

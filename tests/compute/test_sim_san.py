@@ -117,3 +117,36 @@ def test_topology_names_unknown_port():
                                     "visible_to": ["vios1/fcs9"]}]  # fmt: skip
     with pytest.raises(TopologyError, match=r"storage.san_luns\[0\].visible_to\[0\]: 'vios1/fcs9' names no FC port"):
         loader.parse(data)
+
+
+def test_npiv_mapping_takes_a_port_and_gives_it_back(adapter):
+    from pypowervm.tasks import vfc_mapper as pvm_vfc
+    from pypowervm.wrappers import managed_system as pvm_ms
+
+    host = pvm_ms.System.get(adapter)[0].uuid
+    wwpns = pvm_vfc.build_wwpn_pair(adapter, host, pair_count=2)
+    assert len(wwpns) == 4 and len(set(wwpns)) == 4
+    with pytest.raises(pvm_exc.JobRequestFailed, match="1 to 8"):
+        pvm_vfc.build_wwpn_pair(adapter, host, pair_count=9)
+    lpar = new_lpar(adapter, "npiv")
+    fmap = [pvm_vios.VIOS.xags.FC_MAPPING]
+    vioses = pvm_vios.VIOS.get(adapter, xag=fmap)
+    port_map = pvm_vfc.derive_npiv_map(vioses, ["10000090FA1B6301"], wwpns[:2])
+    assert port_map == [("10000090FA1B6301", f"{wwpns[0]} {wwpns[1]}".upper())]
+    vios, port = pvm_vfc.find_vios_for_wwpn(vioses, port_map[0][0])
+    assert pvm_vfc.add_map(vios, host, lpar.uuid, port_map[0]) is not None
+    vios = vios.update()
+    mapping = vios.vfc_mappings[0]
+    assert {w.lower() for w in mapping.client_adapter.wwpns} == {w.lower() for w in wwpns[:2]}
+    assert mapping.server_adapter.map_port == "fcs0" and mapping.client_adapter.lpar_slot_num > 1
+    assert next(p for p in vios.pfc_ports if p.name == "fcs0").npiv_available_ports == 63
+    pvm_vfc.add_map(vios, host, lpar.uuid, port_map[0])  # the same pair again: nothing to add
+    dup = pvm_vios.VFCMapping.bld(adapter, host, lpar.uuid, "fcs1", client_wwpns=wwpns[:2])
+    vios.vfc_mappings.append(dup)
+    with pytest.raises(pvm_exc.HttpError, match="already used"):
+        vios.update()
+    vios = pvm_vios.VIOS.get(adapter, uuid=vios.uuid, xag=fmap)
+    pvm_vfc.remove_maps(vios, lpar.id)
+    vios = vios.update()
+    assert vios.vfc_mappings == [] and next(p for p in vios.pfc_ports if p.name == "fcs0").npiv_available_ports == 64
+    lpar.delete()

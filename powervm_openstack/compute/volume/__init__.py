@@ -3,9 +3,10 @@
 | ``driver_volume_type`` | adapter |
 |---|---|
 | ``fibre_channel`` (``[powervm] fc_attach_strategy = vscsi``) | ``fc_vscsi.FcVscsiVolume`` |
+| ``fibre_channel`` (``fc_attach_strategy = npiv``) | ``npiv.NpivVolume`` |
 | ``iscsi``, ``iser`` | ``iscsi.IscsiVolume`` |
 
-Not supported (a clear error naming the type and the supported ones): ``fc_attach_strategy = npiv``,
+Not supported (a clear error naming the type and the supported ones):
 ``local``/``nfs``/``gpfs`` (FileIO from the NovaLink partition) and ``rbd``; see docs/compute.md.
 ``select.Connector`` is what nova gives Cinder for an attach (``get_volume_connector``).
 """

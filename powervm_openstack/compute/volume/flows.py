@@ -22,16 +22,20 @@ def _volume_id(connection_info: dict) -> str:
     return connection_info.get("data", {}).get("volume_id") or connection_info.get("serial") or "?"
 
 
-def attach(adapter: Any, conf: Any, lpar: Any, connection_info: dict) -> None:
+def attach(
+    adapter: Any, conf: Any, lpar: Any, connection_info: dict, instance: Any = None, host_uuid: str = ""
+) -> None:
     try:
-        select.adapter_for(adapter, conf, lpar, connection_info).attach()
+        select.adapter_for(adapter, conf, lpar, connection_info, instance, host_uuid).attach()
     except pvm_exc.Error as err:
         raise nova_exc.VolumeAttachFailed(volume_id=_volume_id(connection_info), reason=str(err)) from err
 
 
-def detach(adapter: Any, conf: Any, lpar: Any, connection_info: dict) -> None:
+def detach(
+    adapter: Any, conf: Any, lpar: Any, connection_info: dict, instance: Any = None, host_uuid: str = ""
+) -> None:
     try:
-        select.adapter_for(adapter, conf, lpar, connection_info).detach()
+        select.adapter_for(adapter, conf, lpar, connection_info, instance, host_uuid).detach()
     except pvm_exc.Error as err:
         raise nova_exc.VolumeDetachFailed(volume_id=_volume_id(connection_info), reason=str(err)) from err
 

@@ -43,7 +43,8 @@ class HdiskVolume:
 
     kind = "hdisk"
 
-    def __init__(self, adapter: Any, conf: Any, lpar_uuid: str, lpar_id: int, connection_info: dict) -> None:
+    def __init__(self, adapter: Any, conf: Any, lpar_uuid: str, lpar_id: int, connection_info: dict,
+                 **_unused: Any) -> None:  # fmt: skip
         self.adapter, self.conf = adapter, conf
         self.lpar_uuid, self.lpar_id = lpar_uuid, lpar_id
         self.info = connection_info

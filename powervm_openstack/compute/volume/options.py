@@ -42,9 +42,9 @@ def fabrics(conf: cfg.ConfigOpts) -> list[str]:
 
 
 def register(conf: cfg.ConfigOpts) -> None:
-    """Register the volume options and one ``fabric_<X>_port_wwpns`` per configured fabric (idempotent)."""
+    """Register the volume options and ``fabric_<X>_port_wwpns`` for A, B and each configured fabric (idempotent)."""
     conf.register_opts(OPTS, group=GROUP)
-    for fabric in fabrics(conf):
+    for fabric in sorted({"A", "B", *fabrics(conf)}):
         conf.register_opt(fabric_opt(fabric), group=GROUP)
 
 

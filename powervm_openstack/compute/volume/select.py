@@ -13,14 +13,18 @@ from pypowervm.tasks import partition as pvm_par
 from powervm_openstack.compute.volume.fc_vscsi import FcVscsiVolume
 from powervm_openstack.compute.volume.hdisk import HdiskVolume
 from powervm_openstack.compute.volume.iscsi import IscsiVolume
+from powervm_openstack.compute.volume.npiv import NpivVolume, instance_wwpns
 
 LOG = logging.getLogger(__name__)
 
-SUPPORTED = {("fibre_channel", "vscsi"): FcVscsiVolume, ("iscsi", None): IscsiVolume, ("iser", None): IscsiVolume}
+SUPPORTED: dict[tuple[str, str | None], type] = {
+    ("fibre_channel", "vscsi"): FcVscsiVolume, ("fibre_channel", "npiv"): NpivVolume,
+    ("iscsi", None): IscsiVolume, ("iser", None): IscsiVolume,
+}  # fmt: skip
 NOT_YET = {"local", "nfs", "gpfs", "rbd"}
 
 
-def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[HdiskVolume]:
+def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[HdiskVolume | NpivVolume]:
     """The adapter class for a connection's type (pure).
 
     :raises nova.exception.VolumeDriverNotFound: an unsupported type or FC strategy (named, with
@@ -37,16 +41,17 @@ def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[Hdis
     return found
 
 
-def adapter_for(adapter: Any, conf: Any, lpar: Any, connection_info: dict) -> HdiskVolume:
+def adapter_for(adapter: Any, conf: Any, lpar: Any, connection_info: dict, instance: Any = None,
+                host_uuid: str = "") -> HdiskVolume | NpivVolume:  # fmt: skip
     cls = select(connection_info.get("driver_volume_type"), conf.powervm.fc_attach_strategy)
-    return cls(adapter, conf, lpar.uuid, lpar.id, connection_info)
+    return cls(adapter, conf, lpar.uuid, lpar.id, connection_info, instance=instance, host_uuid=host_uuid)
 
 
 class Connector:
     """``get_volume_connector``: the host's FC port WWPNs and iSCSI initiator name (cached per VIOS)."""
 
-    def __init__(self, adapter: Any, conf: Any) -> None:
-        self.adapter, self.conf = adapter, conf
+    def __init__(self, adapter: Any, conf: Any, host_uuid: str = "") -> None:
+        self.adapter, self.conf, self.host_uuid = adapter, conf, host_uuid
         self._initiators: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -60,10 +65,15 @@ class Connector:
                     return None
             return self._initiators[vios_uuid]
 
-    def get(self, host: str) -> dict[str, Any]:
+    def get(self, host: str, instance: Any = None) -> dict[str, Any]:
+        """With NPIV the instance's virtual WWPNs (both of each pair), else the VIOSes' physical ones."""
         vioses = pvm_par.get_active_vioses(self.adapter)
-        wwpns = sorted({p.wwpn.lower() for v in vioses for p in v.pfc_ports})
-        connector: dict[str, Any] = {"host": host, "ip": self.conf.my_ip, "platform": "ppc64", "os_type": "linux",
+        if self.conf.powervm.fc_attach_strategy.lower() == "npiv" and hasattr(instance, "system_metadata"):
+            fabric_wwpns = instance_wwpns(self.adapter, self.conf, self.host_uuid, instance)
+            wwpns = [w for f in fabric_wwpns.values() for w in f]
+        else:
+            wwpns = sorted({p.wwpn.lower() for v in vioses for p in v.pfc_ports})
+        connector: dict[str, Any] = {"host": host, "ip": self.conf.my_block_storage_ip, "platform": "ppc64", "os_type": "linux",
                                      "multipath": self.conf.powervm.volume_use_multipath}  # fmt: skip
         if wwpns:
             connector["wwpns"] = wwpns

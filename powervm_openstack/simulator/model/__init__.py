@@ -22,6 +22,7 @@ def install() -> None:
         sriov,
         ssp,
         storage,
+        vfc,
         vnets,
         vscsi,
     )
@@ -33,6 +34,7 @@ def install() -> None:
     lpar_rules.install()  # after partition: wraps its power jobs with the system's resource accounting
     storage.install()
     vscsi.install()
+    vfc.install()  # after vscsi: wraps its VIOS rules
     ssp.install()
     files.install()
     host_jobs.install()

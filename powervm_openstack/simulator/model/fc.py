@@ -43,7 +43,7 @@ PV_ORDER = (
     "VolumeCapacity", "VolumeName", "VolumeState", "VolumeUniqueID", "IsFibreChannelBacked", "StorageLabel",
     "DescriptorPage83",
 )  # fmt: skip
-_PFC_PORTS = ("PartitionIOConfiguration/ProfileIOSlots/ProfileIOSlot/AssociatedIOSlot/RelatedIOAdapter/"
+PFC_PORTS = ("PartitionIOConfiguration/ProfileIOSlots/ProfileIOSlot/AssociatedIOSlot/RelatedIOAdapter/"
               "PhysicalFibreChannelAdapter/PhysicalFibreChannelPorts/PhysicalFibreChannelPort")  # fmt: skip
 
 
@@ -61,11 +61,19 @@ def san(txn: Transaction) -> Record:
 
 
 def add_lun(store: Store, lun: Lun) -> str:
-    """Create ``lun`` on the array (replacing one of the same name); returns its UDID."""
+    """Create ``lun`` on the array (replacing one of the same name); returns its UDID.
+
+    :raises ValueError: another LUN has the same LUN id behind one of the targets for one of the
+        initiators (an array refuses that host mapping).
+    """
     with store.transaction() as txn:
         rec = san(txn)
         for old in rec.element.findall(f"Lun[@name='{lun.name}']"):
             rec.element.remove(old)
+        for other in rec.element.iterfind(f"Lun[@lun='{lun.lun}']"):
+            same = {t.get("wwpn") for t in other.iterfind("Target")} & {t.lower() for t in lun.targets}
+            if same and {i.get("wwpn") for i in other.iterfind("Initiator")} & {i.lower() for i in lun.initiators}:
+                raise ValueError(f"LUN id {lun.lun} behind {sorted(same)[0]} is already {other.get('name')}'s")
         lun_element(rec.element, lun)
         txn.put(rec, event=False)
     return lun.udid
@@ -84,7 +92,7 @@ def resize_lun(store: Store, name: str, capacity_gb: int) -> None:
 
 # -- the VIOS side ----------------------------------------------------------------------------
 def fc_wwpns(vios: Record) -> set[str]:
-    return {(xml.text(p, "WWPN") or "").lower() for p in xml.findall(vios.element, _PFC_PORTS)}
+    return {(xml.text(p, "WWPN") or "").lower() for p in xml.findall(vios.element, PFC_PORTS)}
 
 
 def hdisks(vios: Record) -> list[etree._Element]:

@@ -36,6 +36,7 @@ from powervm_openstack.simulator.state.store import Store, Transaction
 LOG = logging.getLogger(__name__)
 
 _MAPS = "VirtualSCSIMappings/VirtualSCSIMapping"
+_VFC_MAPS = "VirtualFibreChannelMappings/VirtualFibreChannelMapping"
 _DEVICE_DIR_KEY = "mgmt_device_dir"
 ADAPTER_ORDER = (
     "Metadata", "AdapterType", "DynamicReconfigurationConnectorName", "LocationCode", "LocalPartitionID",
@@ -255,6 +256,8 @@ def _server_slots(txn: Transaction, vios: Record) -> set[int]:
     used |= {int(s) for s in (xml.text(m, "ServerAdapter/VirtualSlotNumber") for m in
                               xml.findall(vios.element, _MAPS)) if s}  # fmt: skip
     used |= {adapters.int_text(c.element, "VirtualSlotNumber") for c in txn.find("ClientNetworkAdapter", vios.uuid)}
+    used |= {int(s) for s in (xml.text(m, "ServerAdapter/VirtualSlotNumber") for m in xml.findall(vios.element,
+             _VFC_MAPS)) if s}  # fmt: skip
     return used
 
 
@@ -262,7 +265,7 @@ def _client_slots(txn: Transaction, client: Record) -> set[int]:
     used = {adapters.int_text(c.element, "VirtualSlotNumber") for kind in ("ClientNetworkAdapter",
             "VirtualNICDedicated") for c in txn.find(kind, client.uuid)}  # fmt: skip
     for vios in txn.find_containing("VirtualIOServer", client.uuid):
-        for mapping in xml.findall(vios.element, _MAPS):
+        for mapping in [*xml.findall(vios.element, _MAPS), *xml.findall(vios.element, _VFC_MAPS)]:
             link = xml.find(mapping, "AssociatedLogicalPartition")
             if link is not None and adapters.href_uuid(link.get("href") or "").upper() == client.uuid.upper():
                 slot = xml.text(mapping, "ClientAdapter/VirtualSlotNumber")

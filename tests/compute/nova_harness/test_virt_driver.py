@@ -6,7 +6,9 @@ a ``NotImplementedError`` makes it a **skip** whose reason names the driver meth
 supported (volumes, pause/suspend, rescue, resize/migration, console output, SPICE/serial/MKS,
 diagnostics, host power actions...). So stestr's "passed" counts only tests that ran the driver's
 real code to the end. The generic tests' VIF is an ``ovs`` one, which the driver plugs as a client
-adapter plus a NovaLink trunk.
+adapter plus a NovaLink trunk. Their volume tests give ``driver_volume_type: fake`` (libvirt's test
+volume driver); here that connection info is completed into a ``fibre_channel`` one for a SAN LUN
+of the simulated host, so attach and detach run the vSCSI FC adapter (LUA discovery, mappings).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from typing import Any
 from nova import test
 from nova.tests.unit.virt import test_virt_drivers
 
+from powervm_openstack.simulator.build.san import Lun
+from powervm_openstack.simulator.model import fc
 from tests.compute.nova_harness.base import Simulator, stop_driver
+
+TARGETS = ["500507680B215660"]
+VIOS_PORTS = ["10000090FA1B6301", "10000090FA1B6302", "10000090FA1B6401", "10000090FA1B6402"]
 
 
 class PowerVMDriverTestCase(test_virt_drivers._VirtDriverTestCase, test.TestCase):
@@ -33,6 +40,9 @@ class PowerVMDriverTestCase(test_virt_drivers._VirtDriverTestCase, test.TestCase
         self.sim.configure(self)
         self.addCleanup(self._stop)
         self.connection.init_host("myhostname")
+        fc.add_lun(self.sim.server.store, Lun("generic-volume", 1, 1, TARGETS, VIOS_PORTS))
+        for name in ("attach_volume", "detach_volume"):
+            setattr(self.connection, name, _on_a_san_lun(getattr(self.connection, name)))
 
     def _stop(self) -> None:
         stop_driver(self.connection)
@@ -43,6 +53,19 @@ class PowerVMDriverTestCase(test_virt_drivers._VirtDriverTestCase, test.TestCase
 
     def test_live_migration_force_complete(self) -> None:
         self.skipTest("Live migration is not supported by the PowerVM driver (the generic test sets up libvirt state).")
+
+
+def _on_a_san_lun(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with nova's ``fake`` connection info completed into the simulator LUN's fibre_channel one."""
+
+    @functools.wraps(method)
+    def call(context: Any, connection_info: dict, *args: Any, **kwargs: Any) -> Any:
+        if connection_info.get("driver_volume_type") == "fake":
+            connection_info["driver_volume_type"] = "fibre_channel"
+            connection_info.setdefault("data", {}).update({"target_wwn": TARGETS, "target_lun": 1})
+        return method(context, connection_info, *args, **kwargs)
+
+    return call
 
 
 _NOVA_WRAPPER_CODE = test_virt_drivers.catch_notimplementederror(lambda self: None).__code__
