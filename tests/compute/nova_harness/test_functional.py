@@ -148,7 +148,10 @@ class PowerVMHarness(integrated_helpers._IntegratedTestBase):
     def _leftovers(self) -> list[str]:
         """Everything a server could leave behind in the simulator (hdisks included: the VIOSes have none at start)."""
         found = [f"partition {p.name}" for p in pvm_lpar.LPAR.get(self.pvm) if not p.is_mgmt_partition]
-        for vios in pvm_vios.VIOS.get(self.pvm, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING, pvm_vios.VIOS.xags.STORAGE]):
+        xags = [pvm_vios.VIOS.xags.SCSI_MAPPING, pvm_vios.VIOS.xags.STORAGE, pvm_vios.VIOS.xags.FC_MAPPING]
+        for vios in pvm_vios.VIOS.get(self.pvm, xag=xags):
+            found += [f"vFC mapping {m.backing_port.name if m.backing_port else '-'} on {vios.name}"
+                      for m in vios.vfc_mappings]  # fmt: skip
             found += [f"mapping {m.backing_storage.name if m.backing_storage else '-'} on {vios.name}"
                       for m in vios.scsi_mappings]  # fmt: skip
             found += [f"hdisk {pv.name} on {vios.name}" for pv in vios.phys_vols]

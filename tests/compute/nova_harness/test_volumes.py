@@ -258,12 +258,19 @@ class PowerVMVolumesTest(PowerVMHarness):
             except BaseException as err:  # noqa: BLE001 - reported below
                 errors.append(err)
 
+        # pypowervm serialises one process's updates of a VIOS; a second REST client's changes make
+        # VIOS updates answer 412, which must be retried against the fresh document
+        self.sim.server.app.faults.add_rule({"kind": "etag_mismatch", "method": "POST", "path": "VirtualIOServer",
+                                             "count": 4})  # fmt: skip
         threads = [threading.Thread(target=attach, args=(info,)) for info in infos]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
         assert not errors, errors
+        fired = [r["fired"] for r in self.sim.server.app.faults.rules() if r["kind"] == "etag_mismatch"]
+        self.sim.server.app.faults.set_rules([])
+        assert fired == [4], fired  # four updates answered 412 and were retried
         assert {v: len(m) for v, (_, m) in self._storage().items()} == {"vios1": 10, "vios2": 10}
         for info in infos:
             driver.detach_volume(None, info, instance, "/dev/sdb")
