@@ -79,3 +79,18 @@ def test_chap():
     data = {"auth_method": "CHAP", "auth_username": "u", "auth_password": "p", "discovery_auth_method": "None"}
     assert paths.chap(data) == ("chap", "u", "p")
     assert paths.chap(data, "discovery_") == (None, None, None)
+
+
+def test_fabric_options_follow_the_fabrics_option():
+    from oslo_config import cfg
+
+    from powervm_openstack.compute.volume import options
+
+    conf = cfg.ConfigOpts()
+    conf([])
+    options.register(conf)
+    conf.set_override("fabrics", "A, C", group="powervm")
+    options.register(conf)
+    assert options.fabrics(conf) == ["A", "C"]
+    assert conf.powervm.fabric_C_port_wwpns == [] and conf.powervm.fabric_B_port_wwpns == []
+    assert {o.dest for o in options.list_opts()} >= {"fabric_A_port_wwpns", "fabric_B_port_wwpns", "fc_attach_strategy"}
