@@ -62,6 +62,7 @@ class Lifecycle:
             disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
             rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
             storage = {vios: [disk.ref] for vios in disk.vioses}
+            timing.wait_for_network(network_info)  # nova allocates the ports while the disk is made
             if configdrive.required_by(instance):
                 step[0] = "upload the config drive"
                 cfg_vios, ref = d.media.create(context, instance, injected_files, network_info, admin_password)

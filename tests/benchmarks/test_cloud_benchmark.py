@@ -38,6 +38,7 @@ def test_phases_come_from_the_build_and_timing_lines(caplog: pytest.LogCaptureFi
     assert phases["scheduling"] == pytest.approx(1.0)  # 202 at 04:59:58, build start 05:00:03 - 4 s
     assert phases["port ACTIVE wait"] == 1.0
     assert phases["compute: nova"] == pytest.approx(4.0 - boot.spawn["wall"])
+    assert phases["compute: port allocation"] == 0.0  # no async wrapper in the measured block
     assert phases["reporting"] == pytest.approx(0.5)
     assert sum(phases.values()) == pytest.approx(boot.total)
 
