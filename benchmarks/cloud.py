@@ -18,9 +18,10 @@ host's cache), ``--boots`` one at a time, then ``--concurrent`` at once. Each bo
   (that thread's CPU time outside REST requests; the CPU inside them is in the summary), *port
   ACTIVE wait* (after the driver plugged the VIF until neutron's network-vif-plugged event: the
   agent putting the VLAN on both SEAs, neutron setting the port ACTIVE and telling nova) and
-  *driver other* (the rest of the spawn's wall time: pypowervm's 1 s sleeps between polls of a
-  PowerVM job such as the power-on, lock waits, and waiting for a CPU).
-* **reporting**: the build's end until the client sees ACTIVE (instance save, 0.25 s polls).
+  *driver other* (the rest of the spawn's wall time: the first boot's image download from glance,
+  waits between REST calls, lock waits, waiting for a CPU).
+* **reporting**: the build's end until the client sees ACTIVE (0.25 s polls; negative when the client
+  read ACTIVE before nova-compute wrote its build line).
 
 The client also polls the port's neutron status; *port ACTIVE at* is when it first read ACTIVE,
 from the create request. *driver CPU %* is the spawn thread's whole CPU time (inside REST calls or
