@@ -11,6 +11,10 @@ import sys
 
 #: command -> (module, one-line description)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "cloud": (
+        "benchmarks.cloud",
+        "all-in-one cloud: a server boot's phases (API, scheduling, compute, port), 10 at once",
+    ),
     "compute": ("benchmarks.compute", "compute driver: REST calls and time per spawn/destroy, 20 concurrent spawns"),
     "network": ("benchmarks.network", "burst of SEA port plugs: the agent vs pypowervm's network_bridger"),
     "telemetry": ("benchmarks.telemetry", "PCM telemetry: REST calls and time per poll for 10, 100, 1,000 partitions"),

@@ -27,7 +27,7 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import conf as pvm_conf
-from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, vm
+from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
@@ -73,7 +73,7 @@ class PowerVMDriver(driver.ComputeDriver):
             raise nova_exc.InvalidConfiguration(reason=str(err)) from err
         if self.adapter is not None:  # initialised before: release that session and its listener first
             self.cleanup_host(host)
-        self.adapter = connection.connect(CONF)
+        self.adapter = connection.connect(CONF, helpers=[timing.rest_helper])
         systems = pvm_ms.System.get(self.adapter)
         if len(systems) != 1:
             raise nova_exc.InvalidConfiguration(reason=f"NovaLink reports {len(systems)} managed systems; "
@@ -172,9 +172,10 @@ class PowerVMDriver(driver.ComputeDriver):
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
               allocations: Any, network_info: Any = None, block_device_info: Any = None, power_on: bool = True,
               accel_info: Any = None) -> None:  # fmt: skip
-        self.flows.spawn(
-            context, instance, image_meta, injected_files, admin_password, network_info, power_on, block_device_info
-        )
+        with timing.measure(f"spawn of instance {instance.uuid}"):
+            self.flows.spawn(
+                context, instance, image_meta, injected_files, admin_password, network_info, power_on, block_device_info
+            )
 
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip

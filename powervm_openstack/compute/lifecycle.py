@@ -10,6 +10,7 @@ after a spawn that failed half way or a compute service that died mid-operation.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from nova import exception as nova_exc
@@ -22,7 +23,7 @@ from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import exception as exc
-from powervm_openstack.compute import images, mgmt, vm
+from powervm_openstack.compute import images, mgmt, timing, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
@@ -68,6 +69,7 @@ class Lifecycle:
                 disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
                 rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
                 storage = {vios: [disk.ref] for vios in disk.vioses}
+            timing.wait_for_network(network_info)  # nova allocates the ports while the disk is made
             if configdrive.required_by(instance):
                 step[0] = "upload the config drive"
                 cfg_vios, ref = d.media.create(context, instance, injected_files, network_info, admin_password)
@@ -130,6 +132,8 @@ class Lifecycle:
                     driver.plug(lpar_uuid, vif)
                     if rb is not None:
                         rb.add(f"port {vif['id']}", lambda drv=driver, v=vif: drv.unplug(lpar_uuid, v))
+                plugged = time.perf_counter()
+            timing.add_wait(time.perf_counter() - plugged)  # the event wait is in the block's exit
         except nova_exc.InstanceEventTimeout:
             LOG.warning("Instance %s: network-vif-plugged did not arrive within %d s", instance.uuid, timeout)
             if d.conf.vif_plugging_is_fatal:

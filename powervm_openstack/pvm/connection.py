@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from oslo_config import cfg
 from pypowervm import adapter as pvm_adapter
@@ -195,13 +195,16 @@ _REASONS = (
 )
 
 
-def connect(conf: cfg.ConfigOpts, stop_after: float | None = None) -> pvm_adapter.Adapter:
+def connect(
+    conf: cfg.ConfigOpts, stop_after: float | None = None, helpers: list[Callable[..., Any]] | None = None
+) -> pvm_adapter.Adapter:
     """A logged-on pypowervm Adapter; retries while the REST API is unreachable or answers 5xx/busy.
 
     :param stop_after: give up after this many seconds (None: wait as long as it takes, logging
         each failed attempt; an agent must not die because NovaLink boots after it).
     :raises pypowervm.exceptions.Error: refused logon or untrusted certificate (not retried), or
         the deadline passed.
+    :param helpers: pypowervm adapter helpers wrapping every request (the compute driver's timing).
     """
     rest = conf[GROUP]
     protocol = _protocol(rest)
@@ -217,7 +220,7 @@ def connect(conf: cfg.ConfigOpts, stop_after: float | None = None) -> pvm_adapte
             certpath=rest.cert_path,
             timeout=rest.timeout,
         )
-        return pvm_adapter.Adapter(session)
+        return pvm_adapter.Adapter(session, helpers=helpers)
 
     adapter = wait_out(logon, conf, "log on", stop_after=stop_after)
     LOG.info("Connected to the PowerVM REST API at %s (%s logon)", endpoint(conf),

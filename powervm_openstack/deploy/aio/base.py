@@ -52,14 +52,16 @@ def venv_etc(*parts: str) -> Path:
 
 @dataclasses.dataclass
 class Proc:
-    """One running service process as ``status`` shows it."""
+    """One running service process as ``status`` shows it; ``host`` names its NovaLink host (None: the controller)."""
 
     service: str
     child: ChildProcess
     port: int | None = None
+    host: str | None = None
 
     def row(self) -> dict[str, object]:
-        return {"service": self.service, "port": self.port, "pid": self.child.pid, "log": str(self.child.log)}
+        return {"service": self.service, "port": self.port, "pid": self.child.pid, "log": str(self.child.log),
+                "host": self.host}  # fmt: skip
 
 
 class ServiceDir:

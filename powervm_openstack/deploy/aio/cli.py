@@ -2,7 +2,8 @@
 
 ``up`` starts a supervisor process (``serve``) that owns every service process, waits until it
 reports the cloud up (or failed, with the service and log to read), prints the services and writes
-``<run dir>/openrc``. ``status`` prints service, port, PID and log. ``down`` asks the supervisor to
+``<run dir>/openrc``; ``up --hosts N`` gives the controller N simulated NovaLink hosts. ``status``
+prints host, service, port, PID and log. ``down`` asks the supervisor to
 stop everything and drop the run's databases and vhost, and waits for it. The pointer to the
 current run is ``<work dir>/current.json``.
 """
@@ -19,6 +20,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from powervm_openstack.deploy.aio.hosts import MAX_HOSTS, check_count
 
 DEFAULT_WORK = Path(".work/aio")
 
@@ -53,14 +56,14 @@ def _supervisor(work: Path) -> int | None:
     return json.loads(pointer.read_text()).get("supervisor") if pointer.exists() else None
 
 
-def serve(work: Path, topology: str | None, timeout: float) -> int:
+def serve(work: Path, topology: str | None, timeout: float, hosts: int = 1) -> int:
     """The supervisor: bring the cloud up, then hold it until SIGTERM, then take it down."""
     from powervm_openstack.deploy.aio.cloud import Cloud
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cloud = Cloud(work, topology)
+    cloud = Cloud(work, topology, hosts=hosts)
     cloud.dir.mkdir(parents=True, exist_ok=True)
     (work / "current.json").write_text(json.dumps({"dir": str(cloud.dir), "supervisor": os.getpid()}))
     cloud.write_state("starting", supervisor=os.getpid())
@@ -92,7 +95,7 @@ def write_openrc(run_dir: Path, keystone_url: str) -> Path:
     return path
 
 
-def up(work: Path, topology: str | None, timeout: float) -> int:
+def up(work: Path, topology: str | None, timeout: float, hosts: int = 1) -> int:
     if _alive(_supervisor(work)):
         print(
             f"powervm-openstack-aio: a cloud is already up under {work} (see 'status'; 'down' first)", file=sys.stderr
@@ -101,7 +104,7 @@ def up(work: Path, topology: str | None, timeout: float) -> int:
     work.mkdir(parents=True, exist_ok=True)
     (work / "current.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "powervm_openstack.deploy.aio.cli", "--work-dir", str(work), "serve",
-            "--timeout", str(timeout)] + (["--topology", topology] if topology else [])  # fmt: skip
+            "--timeout", str(timeout), "--hosts", str(hosts)] + (["--topology", topology] if topology else [])  # fmt: skip
     log = work / "supervisor.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -123,10 +126,11 @@ def up(work: Path, topology: str | None, timeout: float) -> int:
 
 
 def _print_status(state: dict[str, Any]) -> None:
-    print(f"{'service':<22} {'port':>6} {'pid':>8}  {'state':<8} log")
+    print(f"{'host':<16} {'service':<22} {'port':>6} {'pid':>8}  {'state':<8} log")
     for row in state.get("services", []):
         running = "running" if _alive(row["pid"]) else "stopped"
-        print(f"{row['service']:<22} {row['port'] or '-':>6} {row['pid']:>8}  {running:<8} {row['log']}")
+        host = row.get("host") or "controller"
+        print(f"{host:<16} {row['service']:<22} {row['port'] or '-':>6} {row['pid']:>8}  {running:<8} {row['log']}")
 
 
 def status(work: Path) -> int:
@@ -186,14 +190,19 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help="start the cloud" if name == "up" else argparse.SUPPRESS)
         p.add_argument("--topology", help="simulator topology YAML (default: the built-in host)")
         p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each readiness check")
+        p.add_argument("--hosts", default="1", help=f"simulated NovaLink hosts, 1 to {MAX_HOSTS} (default 1)")
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
     args = parser.parse_args(argv)
     work = args.work_dir.resolve()
-    if args.command == "up":
-        return up(work, args.topology, args.timeout)
-    if args.command == "serve":
-        return serve(work, args.topology, args.timeout)
+    if args.command in ("up", "serve"):
+        try:
+            hosts = check_count(args.hosts)
+        except ValueError as exc:
+            print(f"powervm-openstack-aio: {exc}", file=sys.stderr)
+            return 2
+        start = up if args.command == "up" else serve
+        return start(work, args.topology, args.timeout, hosts)
     if args.command == "status":
         return status(work)
     return down(work)

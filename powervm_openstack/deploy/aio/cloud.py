@@ -4,6 +4,8 @@
 service is its child, started from the calling thread (children get SIGTERM when that thread
 ends, so nothing outlives a crashed supervisor). Databases (``<run id>_keystone`` ...) and the
 vhost (``<run id>_aio``) are private to the run; :meth:`down` stops every process and drops them.
+With ``hosts=N`` one controller serves N simulated NovaLink hosts (:mod:`.hosts`); ``cloud.sim`` and
+:meth:`Cloud.settings` are host 1's.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from powervm_openstack.deploy import render, settings
 from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
 from powervm_openstack.deploy.aio.base import Proc
+from powervm_openstack.deploy.aio.hosts import HOST_NAME, NovaLinkHost, check_count
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
 from powervm_openstack.deploy.services import ServiceRun
 from powervm_openstack.simulator.topology import loader as topology_loader
 
-COMPUTE_HOST = "novalink-aio"
+COMPUTE_HOST = HOST_NAME  # host 1
 STATE_FILE = "aio.json"
 
 
@@ -40,31 +41,21 @@ def _check_alive(proc: Proc) -> None:
         raise ServiceStartError(f"{proc.service} failed: {critical[0]}; see {proc.child.log}")
 
 
-def host_topology(source: Path, run_dir: Path) -> Path:
-    """``source`` without its client partitions, written to the run directory.
-
-    nova-compute refuses to start as a new service on a host whose driver lists partitions
-    already (it suspects a wrong database); the cloud's host starts with NovaLink and the VIOSes only.
-    """
-    data = yaml.safe_load(source.read_text()) or {}
-    data.pop("lpars", None)
-    path = run_dir / "novalink-topology.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 class Cloud:
     """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
 
-    def __init__(self, work_root: Path | str, topology: Path | str | None = None) -> None:
+    def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1) -> None:
+        """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else)."""
+        count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
         self.dir = self.run.work_dir
+        self.hosts = [NovaLinkHost(i, self.dir) for i in range(1, count + 1)]
         self.topology = Path(topology or topology_loader.DEFAULT)
         self.procs: list[Proc] = []
         self.endpoints: dict[str, str] = {}
         self.steps: list[tuple[str, float]] = []
         self.keystone_url = ""
-        self.sim: Any = None
+        self.sim: Any = None  # host 1's simulator
         self.neutron: Any = None
         self._conn: Any = None
 
@@ -97,12 +88,13 @@ class Cloud:
 
     def _up(self, timeout: float) -> None:
         self.write_state("starting")
-        self.topology = host_topology(self.topology, self.dir)
-        self.sim, proc = self._step(
-            "simulator (NovaLink host)", lambda: network.start_simulator(self.dir, self.topology)
-        )
-        self.procs.append(proc)
-        self.endpoints["novalink"] = self.sim.url
+        source = self.topology
+        for host in self.hosts:
+            self.procs.append(
+                self._step(f"simulator (NovaLink host {host.name})", lambda h=host: h.start_simulator(source))
+            )
+            self.endpoints["novalink" if host.index == 1 else f"novalink-{host.index}"] = host.sim.url
+        self.sim, self.topology = self.hosts[0].sim, self.hosts[0].topology
         transport_vhost, transport_url = self.run.create_vhost("aio")
         self._step("keystone", lambda: self._keystone())
         self._step("glance", lambda: self._wsgi("glance", "image", image.start, self.run.create_database("glance")))
@@ -113,17 +105,17 @@ class Cloud:
         self._step("nova databases", nova.prepare)
         self._step("nova-api", lambda: self._nova_api(nova))
         self._step("neutron", lambda: self._neutron(transport_url, transport_vhost))
-        files = render.render("compute", self.settings())
-        powervm_conf = nova.write_powervm_conf(files["nova-powervm.conf"])
-        self.procs += nova.start_services(powervm_conf)
-        self.procs += [p for _, p in network.start_agents(self.dir, self.neutron, files, COMPUTE_HOST, self.sim)]
+        self.procs += nova.start_controller()
+        for host in self.hosts:
+            files = render.render("compute", self.settings(host.sim))
+            self.procs += host.start_services(host.compute_service(nova), files, self.neutron)
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
 
-    def settings(self) -> settings.Settings:
-        """The PowerVM settings of this cloud: the simulator as NovaLink, localdisk on its ``datavg``."""
-        rest = self.sim.rest_options()
+    def settings(self, sim: Any = None) -> settings.Settings:
+        """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``."""
+        rest = (sim or self.sim).rest_options()
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
                                    "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"}})  # fmt: skip
 
@@ -159,22 +151,25 @@ class Cloud:
         self._conn = None  # the next connection's token carries the complete catalog
 
     def _wait_compute(self, timeout: float) -> None:
+        """Until conductor and scheduler are up and every host's nova-compute (with its hypervisor) and agents."""
         conn = self.connection()
         deadline = time.monotonic() + timeout
         missing: list[str] = []
         while time.monotonic() < deadline:
             for proc in self.procs:
                 _check_alive(proc)
-            up = {s.binary for s in conn.compute.services() if s.state == "up"}
-            missing = [b for b in ("nova-conductor", "nova-scheduler", "nova-compute") if b not in up]
-            if not list(conn.compute.hypervisors()):
-                missing.append("hypervisor of nova-compute")
-            alive = {a.binary for a in conn.network.agents(host=COMPUTE_HOST) if a.is_alive}
-            missing += [p.service for p in self.procs if p.service.endswith("-agent") and p.service not in alive]
+            up = {(s.binary, s.host) for s in conn.compute.services() if s.state == "up"}
+            missing = [b for b in ("nova-conductor", "nova-scheduler") if b not in {binary for binary, _ in up}]
+            hypervisors = {h.name for h in conn.compute.hypervisors()}
+            agents = {(a.binary, a.host) for a in conn.network.agents() if a.is_alive}
+            computes = {host for binary, host in up if binary == "nova-compute"}
+            waiting = [p for host in self.hosts for p in host.missing(computes, hypervisors, agents)]
+            missing += [f"{p.service} on {p.host}" for p in waiting]
             if not missing:
                 return
             time.sleep(1.0)
-        logs = ", ".join(str(p.child.log) for p in self.procs if any(m.startswith(p.service) for m in missing))
+        names = {m.split(" on ")[0] for m in missing}
+        logs = ", ".join(str(p.child.log) for p in self.procs if p.service in names)
         raise ServiceStartError(f"not up after {timeout:.0f} s: {', '.join(missing)}; see {logs or self.dir}")
 
     def status(self) -> list[dict[str, object]]:

@@ -60,6 +60,7 @@ class Nova:
         self.svc = ServiceDir(root, "nova")
         self.svc.env["OS_NOVA_CONFIG_DIR"] = str(self.svc.etc)
         self.dbs = dbs
+        self.transport_url, self.keystone_url = transport_url, keystone_url
         self.conf = self.svc.etc / "nova.conf"
         self.compute_conf = self.svc.etc / "nova-compute.conf"
         sections = _common(self.svc, transport_url, keystone_url, host)
@@ -86,17 +87,17 @@ class Nova:
 
     def start_services(self, powervm_conf: Path) -> list[Proc]:
         """Conductor, scheduler and compute (their readiness is checked by the caller via the API)."""
-        procs = [self.svc.start(name, [script(name), "--config-file", str(self.conf)])
-                 for name in ("nova-conductor", "nova-scheduler")]  # fmt: skip
-        compute_argv = [
-            script("nova-compute"),
-            "--config-file",
-            str(self.compute_conf),
-            "--config-file",
-            str(powervm_conf),
-        ]
-        procs.append(self.svc.start("nova-compute", compute_argv))
-        return procs
+        return [*self.start_controller(), self.start_compute(powervm_conf)]
+
+    def start_controller(self) -> list[Proc]:
+        """Conductor and scheduler, one process each."""
+        return [self.svc.start(name, [script(name), "--config-file", str(self.conf)])
+                for name in ("nova-conductor", "nova-scheduler")]  # fmt: skip
+
+    def start_compute(self, powervm_conf: Path) -> Proc:
+        """nova-compute reading ``nova-compute.conf`` (this host's name, no database) and then ``powervm_conf``."""
+        argv = [script("nova-compute"), "--config-file", str(self.compute_conf), "--config-file", str(powervm_conf)]
+        return self.svc.start("nova-compute", argv)
 
     def write_powervm_conf(self, text: str) -> Path:
         """Write the rendered ``nova-powervm.conf`` (it holds the REST password: owner only)."""
