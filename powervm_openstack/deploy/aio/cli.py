@@ -4,8 +4,9 @@
 reports the cloud up (or failed, with the service and log to read), prints the services and writes
 ``<run dir>/openrc``; ``up --hosts N`` gives the controller N simulated NovaLink hosts. ``status``
 prints host, service, port, PID and log. ``down`` asks the supervisor to
-stop everything and drop the run's databases and vhost, and waits for it. The pointer to the
-current run is ``<work dir>/current.json``.
+stop everything and drop the run's databases and vhost, and waits for it. ``tempest`` runs tempest
+against the cloud that is up (``deploy.aio.tempest``). The pointer to the current run is
+``<work dir>/current.json``.
 """
 
 from __future__ import annotations
@@ -182,6 +183,31 @@ def _drop(state: dict[str, Any]) -> None:
         mq.delete_vhost(name)
 
 
+def tempest(work: Path, regex: str | None, concurrency: int) -> int:
+    """Configure tempest for the cloud that is up, run ``regex`` (default: the subset), print the counts."""
+    from powervm_openstack.deploy.aio import catalog
+    from powervm_openstack.deploy.aio import tempest as aio_tempest
+
+    if concurrency < 1:
+        print(f"powervm-openstack-aio: --concurrency {concurrency}: give 1 or more workers", file=sys.stderr)
+        return 2
+    state = _current(work)
+    if state is None or state.get("phase") != "up" or not _alive(_supervisor(work)):
+        print(f"powervm-openstack-aio: no cloud is up under {work} (run 'up' first)", file=sys.stderr)
+        return 1
+    conn = catalog.connect(state["keystone_url"])
+    resources = aio_tempest.prepare(conn)
+    try:
+        workspace = aio_tempest.configure(conn, state["keystone_url"], Path(state["dir"]), resources)
+        print(f"tempest workspace {workspace}; running {regex or aio_tempest.SUBSET}", flush=True)
+        counts = aio_tempest.run(workspace, regex=regex, concurrency=concurrency, out=sys.stdout)
+    finally:
+        for problem in aio_tempest.cleanup(conn, resources):
+            print(f"powervm-openstack-aio: {problem}", file=sys.stderr)
+    print(counts.line())
+    return 0 if counts.failed == 0 and counts.returncode == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="powervm-openstack-aio", description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK, help="where runs keep configs and logs")
@@ -193,6 +219,13 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--hosts", default="1", help=f"simulated NovaLink hosts, 1 to {MAX_HOSTS} (default 1)")
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
+    p = sub.add_parser("tempest", help="run tempest against the cloud that is up and print the counts")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--subset", action="store_true", help="the named subset etc/tempest/powervm-subset.txt "
+                       "(the default)")  # fmt: skip
+    which.add_argument("--all", action="store_true", help="the whole compute and network API suites")
+    which.add_argument("--regex", help="the tests whose id matches this regex")
+    p.add_argument("--concurrency", type=int, default=2, help="tempest workers (default 2)")
     args = parser.parse_args(argv)
     work = args.work_dir.resolve()
     if args.command in ("up", "serve"):
@@ -205,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         return start(work, args.topology, args.timeout, hosts)
     if args.command == "status":
         return status(work)
+    if args.command == "tempest":
+        from powervm_openstack.deploy.aio.tempest import FULL_REGEX
+
+        return tempest(work, FULL_REGEX if args.all else args.regex, args.concurrency)
     return down(work)
 
 
