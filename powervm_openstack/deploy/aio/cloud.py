@@ -18,6 +18,7 @@ import yaml
 
 from powervm_openstack.deploy import render, settings
 from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import telemetry as telemetry_mod
 from powervm_openstack.deploy.aio.base import Proc
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
 from powervm_openstack.deploy.services import ServiceRun
@@ -56,7 +57,7 @@ def host_topology(source: Path, run_dir: Path) -> Path:
 class Cloud:
     """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
 
-    def __init__(self, work_root: Path | str, topology: Path | str | None = None) -> None:
+    def __init__(self, work_root: Path | str, topology: Path | str | None = None, telemetry: bool = False) -> None:
         self.run = ServiceRun(Path(work_root).resolve())
         self.dir = self.run.work_dir
         self.topology = Path(topology or topology_loader.DEFAULT)
@@ -67,6 +68,8 @@ class Cloud:
         self.sim: Any = None
         self.neutron: Any = None
         self._conn: Any = None
+        # optional: ceilometer-polling with the PowerVM pollsters on the compute node (aio.telemetry)
+        self.telemetry = telemetry_mod.Telemetry(self.dir, COMPUTE_HOST) if telemetry else None
 
     @property
     def state_path(self) -> Path:
@@ -117,6 +120,8 @@ class Cloud:
         powervm_conf = nova.write_powervm_conf(files["nova-powervm.conf"])
         self.procs += nova.start_services(powervm_conf)
         self.procs += [p for _, p in network.start_agents(self.dir, self.neutron, files, COMPUTE_HOST, self.sim)]
+        if self.telemetry is not None:
+            self.procs.append(self._step("ceilometer-polling", lambda: self.telemetry.start(files, self.sim.url)))
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
@@ -124,8 +129,10 @@ class Cloud:
     def settings(self) -> settings.Settings:
         """The PowerVM settings of this cloud: the simulator as NovaLink, localdisk on its ``datavg``."""
         rest = self.sim.rest_options()
+        extra = {"telemetry": self.telemetry.settings()} if self.telemetry is not None else {}
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
-                                   "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"}})  # fmt: skip
+                                   "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
+                                   **extra})  # fmt: skip
 
     def _keystone(self) -> None:
         proc, self.keystone_url = identity.start(self.dir, self.run.create_database("keystone"))
