@@ -1,6 +1,7 @@
 """``powervm_install_source: git | package`` applied for real by ansible-playbook to localhost.
 
-git: a bare repository made from this checkout (``file://``), installed at the commit of HEAD.
+git: a bare repository made from this checkout (``file://localhost/...``: the pip that ``venv`` bundles
+with Python 3.11, 23.2, refuses ``file:///...`` in a PEP 508 requirement), installed at HEAD's commit.
 package: a wheel built from this checkout, served by ``python -m http.server`` over a PEP 503
 simple-index folder. Each goes into a throwaway venv; a second run changes nothing; a bad source
 fails naming the variables. As in ``test_packaging``, pip installs the project with ``--no-deps``
@@ -65,7 +66,7 @@ def test_git_source_at_a_ref(tmp_path: Path) -> None:
     commit = _run(["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"]).strip()
     site_dir = _venv(tmp_path / "venv")
     variables = _vars(tmp_path, tmp_path / "venv", powervm_install_source="git",
-                      powervm_git_repo=f"file://{repo}", powervm_git_version=commit)  # fmt: skip
+                      powervm_git_repo=f"file://localhost{repo}", powervm_git_version=commit)  # fmt: skip
     first = play(tmp_path / "play", variables)
     assert first.rc == 0, first.output[-3000:]
     direct = _installed(site_dir)
