@@ -2,7 +2,8 @@
 
 git: a bare repository made from this checkout (``file://localhost/...``: the pip that ``venv`` bundles
 with Python 3.11, 23.2, refuses ``file:///...`` in a PEP 508 requirement), installed at HEAD's commit.
-package: a wheel built from this checkout, served by ``python -m http.server`` over a PEP 503
+package: a wheel built from a copy of this checkout (its version given a ``.post900`` suffix, since the
+venv also sees the project's editable install), served by ``python -m http.server`` over a PEP 503
 simple-index folder. Each goes into a throwaway venv; a second run changes nothing; a bad source
 fails naming the variables. As in ``test_packaging``, pip installs the project with ``--no-deps``
 (neutron's ~150 dependencies take minutes) into a venv that sees the project venv's dependencies
@@ -12,6 +13,7 @@ through a ``.pth`` file, so the role's own render step can run from the installe
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import site
 import subprocess
@@ -83,6 +85,10 @@ def test_package_source_from_a_local_index(tmp_path: Path) -> None:
     src = tmp_path / "src"
     shutil.copytree(REPO_ROOT, src, ignore=shutil.ignore_patterns(".venv", ".work", ".git", "dist", "build",
                                                                   "*.egg-info", "__pycache__"))  # fmt: skip
+    # A version of its own: the venv sees the project venv's editable 0.1.0, which would satisfy "==0.1.0".
+    pyproject = src / "pyproject.toml"
+    pyproject.write_text(re.sub(r'^version = "([^"]+)"', r'version = "\1.post900"', pyproject.read_text(), count=1,
+                                flags=re.M))  # fmt: skip
     project = tmp_path / "index" / "powervm-openstack"
     _run([sys.executable, "-m", "build", "--wheel", "--outdir", str(project), str(src)])
     (wheel,) = project.glob("*.whl")
@@ -96,8 +102,8 @@ def test_package_source_from_a_local_index(tmp_path: Path) -> None:
         variables = _vars(tmp_path, tmp_path / "venv", powervm_install_source="package",
                           powervm_package_index_url=f"http://127.0.0.1:{port}/", powervm_package_version=version)  # fmt: skip
         first = play(tmp_path / "play", variables)
-        assert first.rc == 0, first.output[-3000:]
-        assert _installed(site_dir) == {}  # from the index, not a URL or a local path
+        assert first.rc == 0 and first.changed >= 1, first.output[-3000:]
+        assert version.endswith(".post900") and _installed(site_dir) == {}  # from the index, not a URL or a local path
         again = play(tmp_path / "play", variables)
         assert again.rc == 0 and again.changed == 0, again.output[-3000:]
         bad = play(tmp_path / "play", {**variables, "powervm_package_version": "99.0"})
