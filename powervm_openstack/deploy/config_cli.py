@@ -80,6 +80,10 @@ def _render_json(args: argparse.Namespace) -> int:
         text = str(exc)
         if args.variable_prefix:
             text = text.replace("settings key '", f"variable '{args.variable_prefix}")
+            # telemetry.<key> is the role variable <prefix>telemetry_<key>
+            text = text.replace(
+                f"variable '{args.variable_prefix}telemetry.", f"variable '{args.variable_prefix}telemetry_"
+            )
         print(text, file=sys.stderr)
         return 2
     json.dump(files, sys.stdout)

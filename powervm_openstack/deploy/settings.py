@@ -12,7 +12,7 @@ A settings file (YAML) or dict has these keys, all optional::
     agents: [sea, sriov]                           # which PowerVM agents a compute node runs
     compute: {disk_driver: localdisk, volume_group_name: datavg}   # any [powervm] option
     agent: {heal_and_optimize_interval: 1800}                      # any [AGENT] option but bridge_mappings
-    telemetry: {enabled: false}                    # hook for the ceilometer pollsters (not rendered yet)
+    telemetry: {enabled: false}                    # the ceilometer pollsters' files (see telemetry_files)
 
 Option values are checked with the types of the very ``oslo.config`` options the programs register
 (``powervm_openstack.compute.conf``, ``pvm.connection``, ``network.agent.config``/``sriov_config``), so
@@ -32,6 +32,7 @@ import yaml
 from oslo_config import cfg
 
 from powervm_openstack.compute import conf as compute_conf
+from powervm_openstack.deploy import telemetry_files
 from powervm_openstack.network import bridges
 from powervm_openstack.network.agent import config as agent_config
 from powervm_openstack.network.agent import sriov_config
@@ -61,7 +62,13 @@ class Settings:
     agents: tuple[str, ...] = AGENTS
     compute: dict[str, Any] = dataclasses.field(default_factory=dict)
     agent: dict[str, Any] = dataclasses.field(default_factory=dict)
-    telemetry_enabled: bool = False
+    telemetry: dict[str, Any] = dataclasses.field(
+        default_factory=lambda: {"enabled": False, "interval": 300, "meters": (), "ceilometer": {}}
+    )
+
+    @property
+    def telemetry_enabled(self) -> bool:
+        return bool(self.telemetry["enabled"])
 
 
 def _fail(key: str, value: Any, allowed: str) -> SettingsError:
@@ -180,12 +187,7 @@ def from_dict(data: Mapping[str, Any] | None) -> Settings:
     compute = _options("compute", data.get("compute"), compute_conf.OPTS)
     if compute:
         check_compute(compute)
-    telemetry = data.get("telemetry") or {}
-    if not isinstance(telemetry, Mapping) or set(telemetry) - {"enabled"}:
-        raise _fail("telemetry", telemetry, "a mapping with the key 'enabled'")
-    enabled = telemetry.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise _fail("telemetry.enabled", enabled, "true or false")
+    telemetry = telemetry_files.check(data.get("telemetry") or {}, _fail, _options)
     return Settings(
         novalink=_options("novalink", novalink_raw, connection.OPTS),
         password=password,
@@ -200,7 +202,7 @@ def from_dict(data: Mapping[str, Any] | None) -> Settings:
             agent_config.COMMON_OPTS + agent_config.SEA_OPTS + sriov_config.SRIOV_OPTS,
             skip=("bridge_mappings",),
         ),  # fmt: skip
-        telemetry_enabled=enabled,
+        telemetry=telemetry,
     )
 
 

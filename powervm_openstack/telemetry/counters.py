@@ -46,3 +46,9 @@ def cycles_to_ns(cycles: int, cycles_per_second: int | float) -> int:
 def is_fresh_entry(capped: int, uncapped: int, idle: int) -> bool:
     """PHYP lists a just-migrated partition with all-zero counters first; such a sample has no history."""
     return capped == uncapped == idle == 0
+
+
+def used_mib(logical_mb: int, pct_available: int | float) -> int:
+    """Memory in use (MiB) from the partition's memory and the percentage its OS reports available."""
+    pct = min(max(float(pct_available), 0.0), 100.0)
+    return int(round(int(logical_mb) * (100.0 - pct) / 100.0))

@@ -6,6 +6,10 @@ Contract (ceilometer 27 ``compute/virt/inspector.py``):
   ``InstanceShutOffException`` (the pollster skips it at DEBUG, no error storm);
 - ``cpu_time`` is in nanoseconds: busy cycles (capped + uncapped - idle) over the sample's
   ``procCyclesPerSecond``; ``cpu_number`` is the partition's virtual processors;
+- ``memory_usage`` (MiB) comes from the RMC-backed LPAR file: the partition's memory less the share
+  its OS reports available (``pctRealMemAvbl``, which does not count the page cache; older RSCT
+  without it: ``pctRealMemFree``); without RMC data (no LPAR file yet, RMC inactive, an error entry)
+  it is None, which ceilometer reports as "not available" for that meter only;
 - vNIC counters come from the partition's client network adapters, named by location code and
   matched to their MAC through the partition's ClientNetworkAdapter feed (read once per partition
   and again only when PCM shows a location not seen before); PCM counts drops once, reported as rx;
@@ -60,7 +64,9 @@ class PowerVMInspector(virt_inspector.Inspector):
         busy = counters.busy_cycles(proc.util_cap_proc_cycles, proc.util_uncap_proc_cycles, proc.idle_proc_cycles)
         cps = sample.phyp.sample.processor.proc_cycles_per_sec
         return virt_inspector.InstanceStats(cpu_number=proc.virt_procs, cpu_time=counters.cycles_to_ns(busy, cps),
-                                            memory_actual=raw.memory.logical_mem)  # fmt: skip
+                                            memory_actual=raw.memory.logical_mem,
+                                            memory_usage=_memory_usage(raw.memory.logical_mem,
+                                                                       sample.memory(uuid)))  # fmt: skip
 
     def inspect_vnics(self, instance: Any, duration: float | None = None) -> list[virt_inspector.InterfaceStats]:
         uuid, sample, raw = self._partition(instance)
@@ -125,6 +131,18 @@ class PowerVMInspector(virt_inspector.Inspector):
             macs = {c.loc_code: _colon_mac(c.mac) for c in cnas}
             self._macs[uuid] = macs
         return macs.get(location)
+
+
+def _memory_usage(logical_mb: int | None, rmc: Any) -> int | None:
+    """MiB in use from the RMC entry (None when RMC has no figure for the partition)."""
+    if rmc is None or not logical_mb:
+        return None
+    pct = rmc.memory.pct_real_mem_avbl
+    if pct is None:
+        pct = rmc.memory.pct_real_mem_free
+    if pct is None or rmc.memory.real_mem_size_bytes is None:
+        return None  # an error entry: pypowervm fills it with guesses, not measurements
+    return counters.used_mib(logical_mb, pct)
 
 
 def _cnas(sample: Sample, uuid: str) -> list[Any]:

@@ -2,9 +2,11 @@
 
 ``refresh()`` reads the LongTermMonitor feed once; only when the feed has a newer PHYP sample than
 the one held does it read that sample's PHYP JSON and the VIOS JSONs of the same time (pypowervm's
-``PhypInfo``/``ViosInfo`` parse them), and the held sample becomes the previous one. So a poll costs
-one REST call when nothing new was sampled, and 2 + VIOSes when something was, whatever the number
-of partitions. ``ensure_enabled`` switches long-term monitoring on when it is off (logged), as no
+``PhypInfo``/``ViosInfo`` parse them), and the held sample becomes the previous one. The LPAR file
+(RMC memory, ``LparInfo``; taken about every two minutes) of the same or an earlier time is read
+only when it is newer than the one held, else the held one is kept. So a poll costs one REST call
+when nothing new was sampled, and 2 + VIOSes (+1 for a new LPAR file) when something was, whatever
+the number of partitions. ``ensure_enabled`` switches long-term monitoring on when it is off (logged), as no
 sample is taken otherwise.
 """
 
@@ -19,6 +21,7 @@ from typing import Any
 from pypowervm.tasks.monitor import util as pcm_util
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import monitor as pvm_mon
+from pypowervm.wrappers.pcm import lpar as pcm_lpar
 from pypowervm.wrappers.pcm import phyp as pcm_phyp
 from pypowervm.wrappers.pcm import vios as pcm_vios
 
@@ -27,15 +30,22 @@ LOG = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
-    """One long-term-monitor sample: its time, the PHYP data and the VIOS data of the same time."""
+    """One long-term-monitor sample: its time, the PHYP data, the VIOS data of the same time, and the
+    latest LPAR (RMC memory) data not newer than it (None when the host has none yet)."""
 
     when: datetime.datetime
     phyp: Any
     vioses: list[Any]
+    lpars: Any = None
+    lpars_when: datetime.datetime | None = None
 
     def partitions(self) -> dict[str, Any]:
         """Per-partition metrics (pypowervm ``LparMetric``) keyed by upper-case partition UUID."""
         return {u.upper(): m for u, m in pcm_util.vm_metrics(self.phyp, self.vioses, None).items()}
+
+    def memory(self, uuid: str) -> Any:
+        """The RMC memory entry (``LparUtil``) of a partition, or None (no LPAR file, or an error entry)."""
+        return self.lpars.find(uuid.upper()) if self.lpars is not None else None
 
     def raw(self, uuid: str) -> Any:
         """The PHYP ``lparsUtil`` entry of a partition, or None."""
@@ -85,7 +95,19 @@ class LongTermMonitor:
         phyp = pcm_phyp.PhypInfo(self.adapter.read_by_href(phyp_entry.link, xag=[]).body)
         vioses = [pcm_vios.ViosInfo(self.adapter.read_by_href(m.link, xag=[]).body) for m in feed
                   if m.category.startswith("vios_") and m.updated_datetime == phyp_entry.updated_datetime]  # fmt: skip
-        return Sample(phyp_entry.updated_datetime, phyp, vioses)
+        lpars, lpars_when = self._lpars(feed, phyp_entry.updated_datetime)
+        return Sample(phyp_entry.updated_datetime, phyp, vioses, lpars, lpars_when)
+
+    def _lpars(self, feed: list[Any], until: datetime.datetime) -> tuple[Any, datetime.datetime | None]:
+        entries = sorted((m for m in feed if m.category == "lpar" and m.updated_datetime <= until),
+                         key=lambda m: m.updated_datetime)  # fmt: skip
+        held = self.current
+        if not entries:
+            return (held.lpars, held.lpars_when) if held is not None else (None, None)
+        newest = entries[-1]
+        if held is not None and held.lpars_when is not None and held.lpars_when >= newest.updated_datetime:
+            return held.lpars, held.lpars_when
+        return pcm_lpar.LparInfo(self.adapter.read_by_href(newest.link, xag=[]).body), newest.updated_datetime
 
     def seconds_between(self) -> float:
         """Seconds from the previous to the current sample (0 without both)."""

@@ -50,6 +50,10 @@ class VCPUsPollster(_PowerVM, instance_stats.VCPUsPollster):
     pass
 
 
+class MemoryUsagePollster(_PowerVM, instance_stats.MemoryUsagePollster):
+    pass
+
+
 class IncomingBytesPollster(_PowerVM, net.IncomingBytesPollster):
     pass
 

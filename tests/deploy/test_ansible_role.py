@@ -120,6 +120,36 @@ def test_compute_node(work, neutron):
         sim.stop()
 
 
+def test_telemetry_on_a_compute_node(work):
+    """The ceilometer files go to ceilometer's directory; a new interval restarts only ceilometer-polling."""
+    pytest.importorskip("ceilometer")
+    import yaml
+
+    etc, ceilometer = work / "telemetry" / "nova", work / "telemetry" / "ceilometer"
+    variables = {**BASE, "powervm_node_role": "compute", "powervm_nova_config_dir": str(etc),
+                 "powervm_compute": {"disk_driver": "ssp"}, "powervm_novalink_password": PASSWORD,
+                 "powervm_telemetry_enabled": True, "powervm_ceilometer_config_dir": str(ceilometer),
+                 "powervm_ceilometer_config_group": "root",
+                 "powervm_telemetry_ceilometer": {"DEFAULT": {"host": "novalink-01"}}}  # fmt: skip
+    first = play(work / "telemetry", variables)
+    assert first.rc == 0, first.output[-3000:]
+    assert PASSWORD not in first.output
+    assert sorted(p.name for p in ceilometer.iterdir()) == ["ceilometer-powervm.conf", "polling-powervm.yaml"]
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o640 for p in ceilometer.iterdir())
+    conf = (ceilometer / "ceilometer-powervm.conf").read_text()
+    assert f"cfg_file = {ceilometer}/polling-powervm.yaml" in conf and "host = novalink-01" in conf
+    assert f"password = {PASSWORD}" in conf
+    polling = yaml.safe_load((ceilometer / "polling-powervm.yaml").read_text())
+    assert polling["sources"] == [{"name": "powervm", "interval": 300, "meters": ["powervm.*"]}]
+    again = play(work / "telemetry", variables)
+    assert again.rc == 0 and again.changed == 0, again.output[-3000:]
+    faster = play(work / "telemetry", {**variables, "powervm_telemetry_interval": 60})
+    assert faster.rc == 0 and faster.changed == 1, faster.output[-3000:]
+    assert faster.handlers() == ["Restart ceilometer-polling"]
+    bad = play(work / "telemetry", {**variables, "powervm_telemetry_interval": 0})
+    assert bad.rc != 0 and "variable 'powervm_telemetry_interval': value 0 is not allowed" in bad.output
+
+
 def test_disabled_changes_nothing(work):
     etc = work / "disabled" / "etc"
     result = play(work / "disabled", {**BASE, "powervm_enabled": False, "powervm_nova_config_dir": str(etc)})

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from oslo_config import cfg
 
 from powervm_openstack.compute import conf as compute_conf
-from powervm_openstack.deploy import render, settings
+from powervm_openstack.deploy import render, settings, telemetry_files
 from powervm_openstack.network.agent import config as agent_config
 from powervm_openstack.network.agent import sriov_config
 from powervm_openstack.pvm import connection
@@ -107,8 +108,63 @@ def test_unknown_role():
         render.render("network", settings.from_dict({}))
 
 
-def test_telemetry_hook_refuses_until_the_pollsters_exist():
-    with pytest.raises(settings.SettingsError, match="'telemetry.enabled'"):
-        render.render(
-            "compute", settings.from_dict({"telemetry": {"enabled": True}, "compute": {"disk_driver": "ssp"}})
-        )
+def _ceilometer_conf(text: str, tmp_path):
+    """Parse ``text`` as ceilometer-polling would: ceilometer's own options plus our [powervm_rest]."""
+    from ceilometer import service
+
+    path = tmp_path / "ceilometer-powervm.conf"
+    path.write_text(text)
+    conf = service.prepare_service(argv=["ceilometer-polling", "--config-file", str(path)], config_files=[])
+    connection.register_opts(conf)
+    return conf
+
+
+def test_telemetry_files_parse_with_ceilometer_options(tmp_path):
+    pytest.importorskip("ceilometer")
+    from ceilometer.polling.manager import PollingSource
+
+    data = {"compute": {"disk_driver": "ssp"}, "novalink": {"host": "localhost", "password": "pa$$"},
+            "telemetry": {"enabled": True, "interval": 60, "meters": ["powervm.cpu", "powervm.memory.usage"],
+                          "ceilometer": {"DEFAULT": {"host": "novalink-01"},
+                                         "polling": {"enable_prometheus_exporter": True}}}}  # fmt: skip
+    files = render.render("compute", settings.from_dict(data))
+    conf = _ceilometer_conf(files["ceilometer-powervm.conf"], tmp_path)
+    assert conf.host == "novalink-01"
+    assert conf.polling.cfg_file == "/etc/ceilometer/polling-powervm.yaml"
+    assert conf.polling.enable_prometheus_exporter is True
+    assert (conf.powervm_rest.host, conf.powervm_rest.password) == ("localhost", "pa$$")
+    (source,) = yaml.safe_load(files["polling-powervm.yaml"])["sources"]
+    parsed = PollingSource(source)
+    assert (parsed.interval, parsed.meters) == (60, ["powervm.cpu", "powervm.memory.usage"])
+    assert "ceilometer-powervm.conf" not in render.render("controller", settings.from_dict(data))
+
+
+def test_telemetry_defaults_poll_every_powervm_pollster(tmp_path):
+    pytest.importorskip("ceilometer")
+    files = render.render("compute", settings.from_dict({"compute": {"disk_driver": "ssp"},
+                                                         "telemetry": {"enabled": True}}))  # fmt: skip
+    (source,) = yaml.safe_load(files["polling-powervm.yaml"])["sources"]
+    assert source == {"name": "powervm", "interval": 300, "meters": ["powervm.*"]}
+    assert "powervm.memory.usage" in telemetry_files.pollster_names()
+    off = render.render("compute", settings.from_dict({"compute": {"disk_driver": "ssp"}}))
+    assert set(off) == {"nova-powervm.conf", "powervm-sea-agent.ini", "powervm-sriov-agent.ini"}
+
+
+@pytest.mark.parametrize(
+    ("telemetry", "expected"),
+    [
+        ({"enabled": True, "interval": 0}, "'telemetry.interval': value 0 is not allowed; allowed: whole seconds"),
+        ({"enabled": True, "meters": ["cpu"]}, "'telemetry.meters': value ['cpu'] is not allowed; allowed: a list of the PowerVM pollsters powervm."),
+        ({"enabled": True, "ceilometer": {"nope": {}}}, "'telemetry.ceilometer.nope'"),
+        ({"enabled": True, "ceilometer": {"polling": {"enable_prometheus_exporter": "maybe"}}},
+         "'telemetry.ceilometer.polling.enable_prometheus_exporter': value 'maybe' is not allowed"),
+        ({"enabled": True, "ceilometer": {"DEFAULT": {"hypervisor_inspector": "powervm"}}},
+         "'telemetry.ceilometer.DEFAULT.hypervisor_inspector': value 'powervm' is not allowed; allowed: one of libvirt"),
+        ({"enabled": True, "pollsters": []}, "'telemetry': value"),
+    ],
+)  # fmt: skip
+def test_bad_telemetry_settings_name_the_key(telemetry, expected):
+    pytest.importorskip("ceilometer")
+    with pytest.raises(settings.SettingsError) as err:
+        settings.from_dict({"telemetry": telemetry})
+    assert expected in str(err.value) and "\n" not in str(err.value)

@@ -6,6 +6,8 @@ import time
 
 import pytest
 from pypowervm.tasks import power
+from pypowervm.tasks import scsi_mapper as pvm_smap
+from pypowervm.tasks import storage as pvm_stg
 from pypowervm.tasks.monitor import util as pcm_util
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
@@ -72,6 +74,54 @@ def test_counters_move_with_rates_and_reset_on_restart(sim) -> None:
     assert cna3.received_bytes < cna2.received_bytes  # counted from the new activation
 
 
+def _running_lpars(adapter) -> list:
+    return [p for p in pvm_lpar.LPAR.get(adapter) if not p.is_mgmt_partition and p.state == "running"]
+
+
+def test_vscsi_disks_move_in_the_vios_samples(sim) -> None:
+    server, adapter, host = sim
+    pcm_util.ensure_ltm_monitors(adapter, host)
+    lpar = _running_lpars(adapter)[0]
+    vios, vg = pvm_stg.find_vg(adapter, "datavg")
+    disk = pvm_stg.crt_vdisk(adapter, vios.uuid, vg.uuid, "pcm_disk", 1)
+    pvm_smap.add_vscsi_mapping(None, vios.uuid, lpar.uuid, disk)
+    with server.app.store.transaction() as txn:
+        model.set_rates(txn, lpar.uuid, model.Rates(read_bytes_per_s=40_960, write_bytes_per_s=8192))
+    time.sleep(1.1)
+    _, phyp1, vioses1, _ = pcm_util.latest_stats(adapter, host)
+    time.sleep(2.1)
+    _, phyp2, vioses2, _ = pcm_util.latest_stats(adapter, host)
+    (a1,) = pcm_util.vm_metrics(phyp1, vioses1, None)[lpar.uuid.upper()].storage.virt_adpts
+    (a2,) = pcm_util.vm_metrics(phyp2, vioses2, None)[lpar.uuid.upper()].storage.virt_adpts
+    seconds = (phyp2.sample.time_based_cycles - phyp1.sample.time_based_cycles) / model.CYCLES_PER_SECOND
+    assert a1.name.startswith("vhost") and a1.physical_location.endswith(
+        f"-V{vios.id}-C{a1.physical_location.rsplit('-C', 1)[1]}"
+    )
+    assert a2.read_bytes - a1.read_bytes == pytest.approx(40_960 * seconds, abs=1)
+    assert a2.write_bytes - a1.write_bytes == pytest.approx(8192 * seconds, abs=1)
+    assert a2.num_reads == a2.read_bytes // 4096
+    other = next(p for p in _running_lpars(adapter) if p.uuid != lpar.uuid)
+    assert pcm_util.vm_metrics(phyp2, vioses2, None)[other.uuid.upper()].storage is None  # no vSCSI mapping
+
+
+def test_lpar_files_report_memory_only_with_active_rmc(sim) -> None:
+    server, adapter, host = sim
+    pcm_util.ensure_ltm_monitors(adapter, host)
+    time.sleep(4.2)  # one LPAR file every 4 samples
+    feed = pcm_util.query_ltm_feed(adapter, host)
+    assert "lpar" in {m.category for m in feed}
+    info = pcm_util.get_lpar_metrics(feed, adapter)
+    for part in pvm_lpar.LPAR.get(adapter):
+        entry = info.find(part.uuid.upper())
+        if part.is_mgmt_partition:
+            assert entry is None
+        elif part.state == "running" and part.rmc_state == "active":
+            assert entry.memory.real_mem_size_bytes == part.mem_config.desired * 2**20
+            assert entry.memory.pct_real_mem_avbl == 60  # the default memory_fraction 0.4
+        else:  # off (6001) or RMC inactive (6003): pypowervm's stand-in values, no size
+            assert entry.memory.real_mem_size_bytes is None
+
+
 def test_rates_from_the_topology_and_bad_values() -> None:
     import yaml
 
@@ -91,3 +141,25 @@ def test_rates_from_the_topology_and_bad_values() -> None:
     data["lpars"][0]["pcm"] = {"rx_byte": 1}
     with pytest.raises(topology.TopologyError, match="unknown key 'rx_byte'"):
         topology.parse(data)
+
+
+def test_admin_sets_the_interval_and_a_partition_rates(sim) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    server, adapter, _ = sim
+    base = f"http://127.0.0.1:{server.port}/sim/pcm"
+
+    def put(url: str, body: object) -> dict:
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="PUT")
+        return json.loads(urllib.request.urlopen(req, timeout=10).read())
+
+    assert put(base, {"interval": 5})["interval"] == 5
+    lpar = _running_lpars(adapter)[0]
+    assert put(f"{base}/rates/{lpar.uuid}", {"read_bytes_per_s": 123})["read_bytes_per_s"] == 123
+    with server.app.store.transaction() as txn:
+        assert model.rates_of(txn, lpar.uuid).read_bytes_per_s == 123
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        put(base, {"interval": 0})
+    assert bad.value.code == 400 and "interval 0" in bad.value.read().decode()

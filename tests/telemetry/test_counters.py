@@ -100,3 +100,17 @@ def test_host_cpu_accumulates_and_skips_migrated_partitions() -> None:
     first = host.user
     host._add(cur, cur)
     assert host.user == first  # the same sample twice adds nothing
+
+
+def test_memory_usage_from_the_rmc_lpar_file() -> None:
+    insp = _inspector(None, sample("phyp_pcm_data.txt", lpars="lpar_pcm_data.txt"))
+    # Ubuntu1410: logicalMem 20480 MB in the PHYP sample, pctRealMemAvbl 80 in the LPAR file
+    assert insp.inspect_instance(_Instance(UBUNTU)).memory_usage == 4096
+    assert counters.used_mib(4096, 100) == 0 and counters.used_mib(4096, 150) == 0
+
+
+def test_memory_usage_is_not_available_without_rmc_data() -> None:
+    assert _inspector(None, sample("phyp_pcm_data.txt")).inspect_instance(_Instance(UBUNTU)).memory_usage is None
+    rmc = sample("phyp_pcm_data.txt", lpars="lpar_pcm_data.txt")
+    # an error entry (here 6001, not running; 6003 is RMC inactive) carries pypowervm's guesses, no size
+    assert rmc.memory(OFF).memory.pct_real_mem_free == 100 and rmc.memory(OFF).memory.real_mem_size_bytes is None

@@ -2,7 +2,8 @@
 
 The agent loads our ``powervm.*`` pollsters and ``powervm_local_instances`` discovery from their entry
 points, reads PCM from the simulator over HTTP, and exposes samples through its own Prometheus
-exporter. Each scraped value must be a counter value the simulator served for some sample.
+exporter. Each scraped cpu and network value must be a counter value the simulator served for some
+sample; memory.usage comes only for partitions with active RMC; a mapped disk's counters move.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ import pytest
 
 pytest.importorskip("ceilometer")
 
+from pypowervm.tasks import scsi_mapper as pvm_smap  # noqa: E402
+from pypowervm.tasks import storage as pvm_stg  # noqa: E402
 from pypowervm.wrappers import logical_partition as pvm_lpar  # noqa: E402
 
 from powervm_openstack.deploy.child import free_port  # noqa: E402
 from powervm_openstack.simulator.model import pcm as model  # noqa: E402
+from powervm_openstack.telemetry import counters  # noqa: E402
 from tests.fixtures.simulator import PASSWORD, USER, connect, disconnect, running_simulator  # noqa: E402
 
 pytestmark = pytest.mark.integration
@@ -81,12 +85,13 @@ def _served(server, uuid: str, since: float) -> dict[str, set[float]]:
     return values
 
 
-def _wait_for(port: int, want: int, deadline: float, agent) -> dict:
+def _wait_for(port: int, want: int, deadline: float, agent, want_memory: int = 0) -> dict:
     while time.monotonic() < deadline:
         assert agent.poll() is None, "ceilometer-polling exited"
         try:
             found = _scrape(port)
-            if len([k for k in found if k[0] == "ceilometer_cpu"]) >= want:
+            memory = [k for k in found if k[0] == "ceilometer_memory_usage"]
+            if len([k for k in found if k[0] == "ceilometer_cpu"]) >= want and len(memory) >= want_memory:
                 return found
         except OSError:
             pass
@@ -100,6 +105,12 @@ def test_polling_agent_meters_every_running_partition(tmp_path: Path) -> None:
             txn.set_meta("pcm.interval", "1")
         adapter = connect(server)
         running = [p for p in pvm_lpar.LPAR.get(adapter) if not p.is_mgmt_partition and p.state == "running"]
+        with_rmc = [p for p in running if p.rmc_state == "active"]
+        vios, vg = pvm_stg.find_vg(adapter, "datavg")
+        pvm_smap.add_vscsi_mapping(None, vios.uuid, running[0].uuid, pvm_stg.crt_vdisk(adapter, vios.uuid, vg.uuid,
+                                                                                       "agent_disk", 1))  # fmt: skip
+        with server.app.store.transaction() as txn:
+            model.set_rates(txn, running[0].uuid, model.Rates(read_bytes_per_s=81_920, write_bytes_per_s=4096))
         disconnect(adapter)
         prom = free_port()
         conf = _config(tmp_path, server.port, prom)
@@ -110,7 +121,7 @@ def test_polling_agent_meters_every_running_partition(tmp_path: Path) -> None:
         )  # fmt: skip
         started = time.time()
         try:
-            first = _wait_for(prom, len(running), time.monotonic() + 60, agent)
+            first = _wait_for(prom, len(running), time.monotonic() + 90, agent, want_memory=len(with_rmc))
             feeds_before = server.app.stats.snapshot()["requests"].get("GET RawMetrics", 0)
             time.sleep(POLL_SECONDS * 2 + 0.5)
             second = _scrape(prom)
@@ -129,5 +140,14 @@ def test_polling_agent_meters_every_running_partition(tmp_path: Path) -> None:
             rx = [v for (name, res), v in second.items()
                   if name == "ceilometer_network_incoming_bytes" and part.uuid.lower() in res]  # fmt: skip
             assert rx and all(v in served["rx"] for v in rx)
+        # memory.usage only where RMC reports it: the OS's share (default 0.4) of the partition's memory
+        memory = {res: v for (name, res), v in second.items() if name == "ceilometer_memory_usage"}
+        assert memory == {p.uuid.lower(): float(counters.used_mib(p.mem_config.desired, 60)) for p in with_rmc}
+        # the mapped disk's vhost adapter reads and writes at the partition's rates
+        reads = {res: v for (name, res), v in second.items() if name == "ceilometer_disk_device_read_bytes"}
+        (disk,) = reads
+        assert disk.startswith(running[0].uuid.lower() + "-vhost")
+        assert reads[disk] > first.get(("ceilometer_disk_device_read_bytes", disk), 0) > 0
+        assert second[("ceilometer_disk_device_read_requests", disk)] == reads[disk] // 4096
         # one LongTermMonitor feed read per polling cycle (2 or 3 cycles in the window), not per partition
         assert 1 <= feeds_after - feeds_before <= 3

@@ -18,6 +18,7 @@ from typing import Any
 
 from powervm_openstack.deploy import render, settings
 from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import telemetry as telemetry_mod
 from powervm_openstack.deploy.aio.base import Proc
 from powervm_openstack.deploy.aio.hosts import HOST_NAME, NovaLinkHost, check_count
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
@@ -44,7 +45,8 @@ def _check_alive(proc: Proc) -> None:
 class Cloud:
     """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
 
-    def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1) -> None:
+    def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1,
+                 telemetry: bool = False) -> None:
         """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else)."""
         count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
@@ -58,6 +60,8 @@ class Cloud:
         self.sim: Any = None  # host 1's simulator
         self.neutron: Any = None
         self._conn: Any = None
+        # optional: ceilometer-polling with the PowerVM pollsters on the compute node (aio.telemetry)
+        self.telemetry = telemetry_mod.Telemetry(self.dir, COMPUTE_HOST) if telemetry else None
 
     @property
     def state_path(self) -> Path:
@@ -109,6 +113,9 @@ class Cloud:
         for host in self.hosts:
             files = render.render("compute", self.settings(host.sim))
             self.procs += host.start_services(host.compute_service(nova), files, self.neutron)
+            if self.telemetry is not None and host is self.hosts[0]:
+                start = self.telemetry.start
+                self.procs.append(self._step("ceilometer-polling", lambda f=files, u=host.sim.url: start(f, u)))
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
@@ -116,8 +123,10 @@ class Cloud:
     def settings(self, sim: Any = None) -> settings.Settings:
         """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``."""
         rest = (sim or self.sim).rest_options()
+        extra = {"telemetry": self.telemetry.settings()} if self.telemetry is not None else {}
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
-                                   "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"}})  # fmt: skip
+                                   "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
+                                   **extra})  # fmt: skip
 
     def _keystone(self) -> None:
         proc, self.keystone_url = identity.start(self.dir, self.run.create_database("keystone"))

@@ -1,4 +1,4 @@
-"""The ``/sim`` admin API: fault rules, the change log, request counts, and a health check.
+"""The ``/sim`` admin API: fault rules, the change log, request counts, PCM settings, and a health check.
 
 It is for tests and operators on the same machine; it needs no session. Answers are JSON.
 """
@@ -32,6 +32,8 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         return vterm.handle(app, method, path)
     if path == "/sim/faults":
         return _faults(app, method, environ)
+    if path.startswith("/sim/pcm"):
+        return _pcm(app, method, path, environ)
     if path == "/sim/stats" and method in ("GET", "DELETE"):
         if method == "DELETE":
             app.stats.reset()
@@ -58,6 +60,29 @@ def _faults(app: AppContext, method: str, environ: dict[str, Any]) -> Reply:
     elif method == "DELETE":
         app.faults.set_rules([])
     return _json(200, {"rules": app.faults.rules(), "injected": dict(app.faults.injected)})
+
+
+def _pcm(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    """``PUT /sim/pcm`` ``{"interval": s}``; ``PUT /sim/pcm/rates/<partition uuid>`` with ``Rates`` fields."""
+    from powervm_openstack.simulator.model import pcm
+
+    with app.store.transaction() as txn:
+        if path == "/sim/pcm" and method == "PUT":
+            seconds = (_body(environ) or {}).get("interval")
+            if not isinstance(seconds, int) or isinstance(seconds, bool) or not 1 <= seconds <= 3600:
+                raise ValueError(f"interval {seconds!r} is not allowed; give whole seconds from 1 to 3600.")
+            txn.set_meta("pcm.interval", str(seconds))
+        elif path.startswith("/sim/pcm/rates/") and method == "PUT":
+            uuid = path.rsplit("/", 1)[1]
+            if txn.get("LogicalPartition", uuid) is None:
+                return _json(404, {"error": f"No client partition {uuid}."})
+            pcm.set_rates(
+                txn, uuid, pcm.Rates(**{**dataclasses.asdict(pcm.rates_of(txn, uuid)), **(_body(environ) or {})})
+            )
+            return _json(200, dataclasses.asdict(pcm.rates_of(txn, uuid)))
+        elif method != "GET" or path != "/sim/pcm":
+            return _json(404, {"error": f"No admin endpoint {method} {path}."})
+        return _json(200, {"interval": pcm.interval(txn), "preferences": pcm.preferences(txn)})
 
 
 def _body(environ: dict[str, Any]) -> Any:

@@ -6,11 +6,12 @@ Shapes (pypowervm 1.1.27 ``tasks/monitor/util`` and ``wrappers/monitor``; captur
     GET  pcm/ManagedSystem/<uuid>/preferences                 Atom feed, one ManagedSystemPcmPreference
     POST pcm/ManagedSystem/<uuid>/preferences                 update (If-Match: the feed's ETag)
     GET  pcm/ManagedSystem/<uuid>/RawMetrics/LongTermMonitor  Atom feed: one entry per sample file
-    GET  pcm/ManagedSystem/<uuid>/RawMetrics/LongTermMonitor/LTM_<mtms>_<phyp|vios_N>_<time>.json
+    GET  pcm/ManagedSystem/<uuid>/RawMetrics/LongTermMonitor/LTM_<mtms>_<phyp|vios_N|lpar>_<time>.json
 
 The long-term monitor answers an empty feed while ``LongTermMonitorEnabled`` is false (as a host
-whose monitoring was never switched on), and lists the last two samples once it is on. The counters
-are in ``model.pcm``.
+whose monitoring was never switched on), and lists the last two samples once it is on, and the last
+two LPAR (RMC memory, category ``lpar``, capture ``ltm_feed_lpars``) files, which are taken less
+often. The counters are in ``model.pcm`` and ``model.pcm_io``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from powervm_openstack.simulator.state.store import Store, Transaction
 
 PREFIX = "/rest/api/pcm/ManagedSystem/"
-_FILE = re.compile(r"^LTM_(?P<mtms>[^_]+)_(?P<src>phyp|vios_\d+)_(?P<when>\d{8}T\d{6})\+0000\.json$")
+_FILE = re.compile(r"^LTM_(?P<mtms>[^_]+)_(?P<src>phyp|lpar|vios_\d+)_(?P<when>\d{8}T\d{6})\+0000\.json$")
 _PREF_KEYS = ("LongTermMonitorEnabled", "AggregationEnabled", "ShortTermMonitorEnabled", "ComputeLTMEnabled")
 _JSON = "application/vnd.ibm.powervm.pcm.json"
 
@@ -107,16 +108,18 @@ def _ltm_feed(txn: Transaction, system: Record, base: str) -> Reply:
     if model.preferences(txn)["LongTermMonitorEnabled"]:
         vioses = [v for v in txn.find("VirtualIOServer") if xml.text(v.element, "PartitionState", "") == "running"]
         sources = ["phyp"] + [f"vios_{xml.text(v.element, 'PartitionID', '0')}" for v in vioses]
-        for at in model.sample_times(txn, time.time()):
-            for src in sources:
-                name = f"LTM_{model.mtms(system)}_{src}_{time.strftime('%Y%m%dT%H%M%S', time.gmtime(at))}+0000.json"
-                href = f"{base}{PREFIX}{system.uuid}/RawMetrics/LongTermMonitor/{name}"
-                entries.append(
-                    f"<entry><id>{_entry_id(name)}</id><updated>{_iso(at)}</updated><title type=\"text\">{name}</title>"
-                    f"<published>{_iso(at)}</published><link type=\"{_JSON}\" href=\"{href}\"/>"
-                    f"<author><name>IBM Power Systems Management Console</name></author>"
-                    f"<category term=\"{src}\"/></entry>"
-                )  # fmt: skip
+        now = time.time()
+        files = [(at, src) for at in model.sample_times(txn, now) for src in sources]
+        files += [(at, "lpar") for at in model.lpar_times(txn, now)]
+        for at, src in files:
+            name = f"LTM_{model.mtms(system)}_{src}_{time.strftime('%Y%m%dT%H%M%S', time.gmtime(at))}+0000.json"
+            href = f"{base}{PREFIX}{system.uuid}/RawMetrics/LongTermMonitor/{name}"
+            entries.append(
+                f"<entry><id>{_entry_id(name)}</id><updated>{_iso(at)}</updated><title type=\"text\">{name}</title>"
+                f"<published>{_iso(at)}</published><link type=\"{_JSON}\" href=\"{href}\"/>"
+                f"<author><name>IBM Power Systems Management Console</name></author>"
+                f"<category term=\"{src}\"/></entry>"
+            )  # fmt: skip
     href = f"{base}{PREFIX}{system.uuid}/RawMetrics/LongTermMonitor"
     return Reply(200, _feed(system.uuid, "LongTermMetrics", href, "".join(entries)))
 
@@ -131,6 +134,8 @@ def _sample(txn: Transaction, system: Record, name: str) -> Reply:
     src = match["src"]
     if src == "phyp":
         return Reply(200, json.dumps(model.phyp_sample(txn, system, at)), content_type=_JSON)
+    if src == "lpar":
+        return Reply(200, json.dumps(model.lpar_sample(txn, at)), content_type=_JSON)
     vios_id = src.split("_", 1)[1]
     for vios in txn.find("VirtualIOServer"):
         if xml.text(vios.element, "PartitionID", "") == vios_id:

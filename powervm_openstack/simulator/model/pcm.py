@@ -12,7 +12,10 @@ captures ``phyp_pcm_data*``, ``vios_pcm_data*``, ``ltm_feed*``):
 Choices of the simulator (not data from firmware):
 - a running partition uses ``cpu_fraction`` (default 0.25) of its processing units, of which
   ``capped`` is the share within entitlement; every client adapter moves ``rx_bytes_per_s`` /
-  ``tx_bytes_per_s`` (defaults 1000 / 500) in packets of 500 bytes, dropping none;
+  ``tx_bytes_per_s`` (defaults 1000 / 500) in packets of 500 bytes, dropping none; every vSCSI
+  adapter pair reads ``read_bytes_per_s`` and writes ``write_bytes_per_s`` (defaults 8192 / 4096),
+  and the OS uses ``memory_fraction`` (default 0.4) of the memory (``pcm_io`` has the storage and
+  the RMC memory files);
 - the rates come from the topology (a client LPAR's ``pcm`` mapping, see ``topology.pcm``) or
   ``set_rates`` (the store's meta table, which wins); boot times are kept in the meta table
   likewise (``on_state``, called by the power jobs); a partition never powered on through the API
@@ -26,6 +29,7 @@ import dataclasses
 import json
 import time
 
+from powervm_openstack.simulator.model import pcm_io
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Transaction
@@ -47,6 +51,12 @@ class Rates:
     capped: float = 0.8
     rx_bytes_per_s: int = 1000
     tx_bytes_per_s: int = 500
+    read_bytes_per_s: int = 8192
+    write_bytes_per_s: int = 4096
+    memory_fraction: float = 0.4
+
+
+_FRACTIONS = ("cpu_fraction", "capped", "memory_fraction")
 
 
 def set_rates(txn: Transaction, part_uuid: str, rates: Rates) -> None:
@@ -64,7 +74,7 @@ def rates_of(txn: Transaction, part_uuid: str) -> Rates:
     rec = txn.get(RATES_KIND, rates_uuid(part_uuid))
     if rec is None:
         return Rates()
-    return Rates(**{k: float(v) if k in ("cpu_fraction", "capped") else int(v) for k, v in rec.element.attrib.items()})
+    return Rates(**{k: float(v) if k in _FRACTIONS else int(v) for k, v in rec.element.attrib.items()})
 
 
 def on_state(txn: Transaction, part: Record, state: str) -> None:
@@ -117,8 +127,20 @@ def _up_seconds(txn: Transaction, part: Record, at: float) -> float:
     return max(at - since, 0.0)
 
 
-def partition_sample(txn: Transaction, part: Record, cnas: list[Record], at: float) -> dict:
-    """One ``lparsUtil``/``viosUtil`` element of the PHYP sample taken at ``at``."""
+def traffic(txn: Transaction, at: float) -> pcm_io.Traffic:
+    """The running seconds and disk rates of a client partition at ``at`` (for ``pcm_io``)."""
+
+    def of(part: Record) -> tuple[float, int, int]:
+        rates = rates_of(txn, part.uuid)
+        return _up_seconds(txn, part, at), rates.read_bytes_per_s, rates.write_bytes_per_s
+
+    return of
+
+
+def partition_sample(
+    txn: Transaction, part: Record, cnas: list[Record], at: float, storage: dict | None = None
+) -> dict:
+    """One ``lparsUtil``/``viosUtil`` element of the PHYP sample taken at ``at`` (``storage``: ``pcm_io``'s)."""
     up, rates = _up_seconds(txn, part, at), rates_of(txn, part.uuid)
     # The desired values: the simulator's power jobs do not fill the Current* ones.
     shared = "PartitionProcessorConfiguration/SharedProcessorConfiguration/"
@@ -127,7 +149,7 @@ def partition_sample(txn: Transaction, part: Record, cnas: list[Record], at: flo
     entitled = int(up * units * CYCLES_PER_SECOND)
     used = int(entitled * rates.cpu_fraction)
     state = "Running" if up > 0 or xml.text(part.element, "PartitionState", "") == "running" else "Not Activated"
-    return {
+    sample = {
         "id": int(xml.text(part.element, "PartitionID", "0")), "uuid": part.uuid.upper(),
         "type": "Virtual IO Server" if part.kind == "VirtualIOServer" else "aixlinux",
         "name": xml.text(part.element, "PartitionName", ""), "state": state, "affinityScore": 100,
@@ -141,6 +163,9 @@ def partition_sample(txn: Transaction, part: Record, cnas: list[Record], at: flo
                       "totalInstructionsExecutionTime": 0},
         "network": {"virtualEthernetAdapters": [_vea(c, up, rates) for c in cnas]},
     }  # fmt: skip
+    if storage is not None:
+        sample["storage"] = storage
+    return sample
 
 
 def _vea(cna: Record, up: float, rates: Rates) -> dict:
@@ -161,12 +186,14 @@ def _stamp(at: int) -> str:
 def phyp_sample(txn: Transaction, system: Record, at: int) -> dict:
     """The PHYP JSON of the sample taken at ``at`` (every partition of the system)."""
     parts = txn.find("LogicalPartition") + txn.find("VirtualIOServer")
+    storage = pcm_io.phyp_storage(txn)
     lpars, vioses = [], []
     for part in sorted(parts, key=lambda p: int(xml.text(p.element, "PartitionID", "0"))):
         cnas = [
             c for c in txn.find("ClientNetworkAdapter", part.uuid) if xml.text(c.element, "TrunkPriority", "") == ""
         ]
-        (vioses if part.kind == "VirtualIOServer" else lpars).append(partition_sample(txn, part, cnas, at))
+        stor = storage.get(int(xml.text(part.element, "PartitionID", "0"))) if part.kind != "VirtualIOServer" else None
+        (vioses if part.kind == "VirtualIOServer" else lpars).append(partition_sample(txn, part, cnas, at, stor))
     units = float(xml.text(system.element, "AssociatedSystemProcessorConfiguration/ConfigurableSystemProcessorUnits",
                            "1") or 1)  # fmt: skip
     up = max(at - epoch(txn), 0.0)
@@ -181,14 +208,28 @@ def phyp_sample(txn: Transaction, system: Record, at: int) -> dict:
 
 
 def vios_sample(txn: Transaction, system: Record, vios: Record, at: int) -> dict:
-    """The VIOS JSON of the sample taken at ``at``: its own adapters (no client storage modelled)."""
+    """The VIOS JSON of the sample taken at ``at``: its vSCSI server adapters' counters (no network ones)."""
     return {"systemUtil": {"utilInfo": _info(system), "utilSample": {
         "timeStamp": _stamp(at), "status": 0, "errorInfo": [],
         "viosUtil": [{"id": xml.text(vios.element, "PartitionID", "0"),
                       "name": xml.text(vios.element, "PartitionName", ""),
                       "memory": {"utilizedMem": 1024}, "network": {"genericAdapters": [], "sharedAdapters": []},
-                      "storage": {"fiberChannelAdapters": [], "genericPhysicalAdapters": [],
-                                  "genericVirtualAdapters": []}}]}}}  # fmt: skip
+                      "storage": pcm_io.vios_storage(txn, vios, traffic(txn, at))}]}}}  # fmt: skip
+
+
+def lpar_times(txn: Transaction, now: float, count: int = 2) -> list[int]:
+    """The times of the latest ``count`` LPAR (RMC) files since the epoch (newest first)."""
+    step, start = interval(txn) * pcm_io.LPAR_EVERY, epoch(txn)
+    latest = int(now // step * step)
+    return [t for t in (latest - i * step for i in range(count)) if t >= start]
+
+
+def lpar_sample(txn: Transaction, at: int) -> dict:
+    """The LPAR (RMC memory) JSON taken at ``at``: every client partition, as its state is now."""
+    parts = [p for p in txn.find("LogicalPartition") if xml.text(p.element, "IsManagementPartition") != "true"]
+    parts.sort(key=lambda p: int(xml.text(p.element, "PartitionID", "0")))
+    stamp = time.strftime("%Y%m%dT%H%M%S+0000", time.gmtime(at))
+    return pcm_io.lpar_sample([(p, rates_of(txn, p.uuid).memory_fraction) for p in parts], stamp)
 
 
 def _info(system: Record) -> dict:
