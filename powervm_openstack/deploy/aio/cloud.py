@@ -10,6 +10,7 @@ With ``hosts=N`` one controller serves N simulated NovaLink hosts (:mod:`.hosts`
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -45,8 +46,9 @@ def _check_alive(proc: Proc) -> None:
 class Cloud:
     """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
 
-    def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1,
-                 telemetry: bool = False) -> None:
+    def __init__(
+        self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1, telemetry: bool = False
+    ) -> None:
         """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else)."""
         count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
@@ -114,8 +116,8 @@ class Cloud:
             files = render.render("compute", self.settings(host.sim))
             self.procs += host.start_services(host.compute_service(nova), files, self.neutron)
             if self.telemetry is not None and host is self.hosts[0]:
-                start = self.telemetry.start
-                self.procs.append(self._step("ceilometer-polling", lambda f=files, u=host.sim.url: start(f, u)))
+                polling = functools.partial(self.telemetry.start, files, host.sim.url)
+                self.procs.append(self._step("ceilometer-polling", polling))
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
