@@ -17,6 +17,7 @@ def install() -> None:
         lpar_rules,
         network,
         partition,
+        partition_jobs,
         sriov,
         ssp,
         storage,
@@ -34,5 +35,6 @@ def install() -> None:
     ssp.install()
     files.install()
     host_jobs.install()
+    partition_jobs.install()
     sriov.install()
     _installed = True
