@@ -127,3 +127,11 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return "-" if math.isnan(value) else f"{value:.2f}"
     return str(value)
+
+
+def takes_adapters(lpar: object) -> bool:
+    """True for a partition that accepts a new adapter: stopped (offline) or with active RMC (DLPAR).
+
+    Firmware, and the simulator, refuse adding an adapter to a running partition without RMC.
+    """
+    return getattr(lpar, "state", "") == "not activated" or getattr(lpar, "rmc_state", "") == "active"

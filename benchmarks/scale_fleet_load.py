@@ -21,6 +21,7 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 
+from benchmarks.common import takes_adapters
 from benchmarks.scale_common import connect, logoff
 from powervm_openstack.deploy.neutron_client import NeutronClient
 from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
@@ -84,7 +85,7 @@ class SimHost:
     def start_sim(self) -> None:
         self.sim.start()
         self.pvm = connect(self.sim.port, self.sim.password)
-        self.lpars = [p.uuid for p in pvm_lpar.LPAR.get(self.pvm) if not p.is_mgmt_partition]
+        self.lpars = [p.uuid for p in pvm_lpar.LPAR.get(self.pvm) if not p.is_mgmt_partition and takes_adapters(p)]
         switches = pvm_net.VSwitch.get(self.pvm, parent_type=pvm_ms.System, parent_uuid=self.pvm.sys_uuid)
         self.vswitch_href = next(s.related_href for s in switches if s.name == pvm_net.VSW_DEFAULT_VSWITCH)
 

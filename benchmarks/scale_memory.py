@@ -138,7 +138,9 @@ class Driver:
 
     def __init__(self, adapter: pvm_adapter.Adapter) -> None:
         self.adapter = adapter
-        self.lpars = [p.uuid for p in pvm_lpar.LPAR.get(adapter) if not p.is_mgmt_partition]
+        self.lpars = [
+            p.uuid for p in pvm_lpar.LPAR.get(adapter) if not p.is_mgmt_partition and common.takes_adapters(p)
+        ]
         switches = pvm_net.VSwitch.get(adapter, parent_type=pvm_ms.System, parent_uuid=adapter.sys_uuid)
         self.vswitch_href = next(s.related_href for s in switches if s.name == pvm_net.VSW_DEFAULT_VSWITCH)
 

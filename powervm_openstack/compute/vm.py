@@ -25,8 +25,8 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import shared_proc_pool as pvm_spp
 
+from powervm_openstack.compute import committed, partition_spec
 from powervm_openstack.compute import exception as exc
-from powervm_openstack.compute import partition_spec
 
 LOG = logging.getLogger(__name__)
 
@@ -103,12 +103,22 @@ def create(adapter: Any, host: pvm_ms.System, instance: Any, flavor: Any, defaul
     except (pvm_lb.LPARBuilderException, ValueError) as err:
         raise exc.PartitionCreateFailed(name=name, instance=instance.uuid, reason=str(err)) from err
     try:
-        lpar = wrapper.create(parent=host)
+        lpar = committed.apply(f"Create partition {name}", lambda: wrapper.create(parent=host),
+                               lambda: _committed_partition(adapter, attrs["uuid"], name))  # fmt: skip
     except pvm_exc.HttpError as err:
         raise exc.PartitionCreateFailed(name=name, instance=instance.uuid, reason=_api_message(err)) from err
     LOG.info("Created partition %s (%s, id %s) for instance %s: %s vCPU, %s MB", name, lpar.uuid, lpar.id,
              instance.uuid, attrs["vcpu"], attrs["memory"])  # fmt: skip
     return lpar
+
+
+def _committed_partition(adapter: Any, uuid: str, name: str) -> pvm_lpar.LPAR | None:
+    """The partition a create whose reply was lost made, or None."""
+    try:
+        found = pvm_lpar.LPAR.get(adapter, uuid=uuid)
+    except pvm_exc.Error:
+        return None
+    return found if found.name == name else None
 
 
 def _pool_id(adapter: Any, host: pvm_ms.System, pool_name: str) -> int:
@@ -124,8 +134,19 @@ def _pool_id(adapter: Any, host: pvm_ms.System, pool_name: str) -> int:
 def delete(adapter: Any, instance: Any) -> None:
     """Delete the instance's partition; a partition already gone is not an error."""
     uuid = pvm_uuid_of(instance)
+
+    def gone() -> bool | None:
+        try:
+            pvm_lpar.LPAR.get(adapter, uuid=uuid)
+        except pvm_exc.HttpNotFound:
+            return True
+        except pvm_exc.Error:
+            pass
+        return None
+
     try:
-        adapter.delete(pvm_lpar.LPAR.schema_type, root_id=uuid)
+        committed.apply(f"Delete partition {uuid}", lambda: adapter.delete(pvm_lpar.LPAR.schema_type, root_id=uuid),
+                        gone)  # fmt: skip
     except pvm_exc.HttpNotFound:
         LOG.info("Partition %s of instance %s is already gone", uuid, instance.uuid)
         return

@@ -66,6 +66,9 @@ def test_bad_options_stop_the_agent_with_a_clear_error(tmp_path, section, option
     assert agent.child.popen.wait(timeout=60) == 2
     log = agent.log_path.read_text()
     assert message in log and "Traceback" not in log and "LocationInfo" not in log
+    errors = [line for line in log.splitlines() if message in line]
+    assert len(errors) == 1, log  # once, not once per handler
+    assert "Eventlet is deprecated" not in log, "eventlet's banner reaches the operator"
 
 
 def _self_signed(tmp_path: Path) -> tuple[str, str]:

@@ -82,3 +82,26 @@ def test_a_misspelt_option_is_named_with_the_nearest_known_one(tmp_path):
     assert "Unknown option bridge_mapping in [AGENT]" in log and "did you mean bridge_mappings?" in log
     assert "Unknown option pasword in [powervm_rest]" in log and "did you mean password?" in log
     assert "Unknown option report_interval" not in log and "Unknown option host" not in log
+
+
+def test_an_unreachable_rest_api_gives_one_plain_line_per_attempt(tmp_path):
+    port = free_port()
+    agent = _agent(tmp_path, port)
+    deadline = time.monotonic() + 120  # several attempts, one second apart; start-up is slow on a busy host
+    try:
+        while time.monotonic() < deadline and _refused(agent) < 3:
+            time.sleep(0.5)
+    finally:
+        agent.kill()
+    log = agent.log_path.read_text()
+    refused = [line for line in log.splitlines() if "refused" in line.lower()]
+    assert len(refused) >= 3, log
+    assert all(f"127.0.0.1:{port}" in line and "next attempt in 1s" in line for line in refused), log
+    attempts = [line for line in refused if "(attempt " in line]
+    assert len(attempts) == len(refused), "one line per attempt, nothing else about it"
+    assert "urllib3" not in log and "HTTPConnectionPool" not in log and "Traceback" not in log
+
+
+def _refused(agent: AgentProcess) -> int:
+    log = agent.log_path.read_text(errors="replace") if agent.log_path.exists() else ""
+    return sum("refused" in line.lower() for line in log.splitlines())

@@ -29,10 +29,20 @@ AGENT = "powervm_openstack.network.agent.sea"
 
 
 def topology_file(work_dir: Path, vms: int) -> Path:
-    """The default host plus ``vms`` powered-off client partitions."""
+    """The default host plus ``vms`` powered-off client partitions that get RMC when started."""
     data = yaml.safe_load((Path(topology.TOPOLOGIES) / "default.yaml").read_text())
     first = max(p["id"] for p in data["lpars"]) + 1
-    data["lpars"] += [{"name": f"vm-{i:02d}", "id": first + i, "state": "not activated"} for i in range(vms)]
+    # Each VM reports an RMC address, so it has RMC once booted and takes adapters live (firmware
+    # refuses a live add without RMC).
+    data["lpars"] += [
+        {
+            "name": f"vm-{i:02d}",
+            "id": first + i,
+            "state": "not activated",
+            "rmc_ip": f"192.168.{20 + i // 250}.{i % 250 + 2}",
+        }
+        for i in range(vms)
+    ]
     path = work_dir / "resilience-host.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from typing import Any
 
+from pypowervm import exceptions as pvm_exc
 from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
@@ -36,6 +37,14 @@ def find_cna(adapter: Any, lpar_uuid: str, mac: str) -> pvm_net.CNA | None:
         if (cna.mac or "").upper() == wanted:
             return cna
     return None
+
+
+def find_cna_or_none(adapter: Any, lpar_uuid: str, mac: str) -> pvm_net.CNA | None:
+    """``find_cna``, with None also when PowerVM cannot be read (a check after a lost reply)."""
+    try:
+        return find_cna(adapter, lpar_uuid, mac)
+    except pvm_exc.Error:
+        return None
 
 
 def find_vnic(adapter: Any, lpar_uuid: str, mac: str) -> pvm_card.VNIC | None:

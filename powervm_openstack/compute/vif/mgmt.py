@@ -9,9 +9,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import cna as pvm_cna
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
+
+from powervm_openstack.compute import committed
 
 LOG = logging.getLogger(__name__)
 
@@ -26,9 +29,18 @@ def plug(adapter: Any, host_uuid: str, lpar_uuid: str) -> str | None:
         LOG.info("Host has no %s virtual switch: partition %s gets no RMC management adapter", SWITCH, lpar_uuid)
         return None
     switch_id = switches[SWITCH].switch_id
-    for cna in pvm_net.CNA.get(adapter, parent_type=pvm_lpar.LPAR, parent_uuid=lpar_uuid):
-        if cna.vswitch_id == switch_id:
-            return cna.href
-    cna = pvm_cna.crt_cna(adapter, None, lpar_uuid, VLAN, vswitch=SWITCH)
+
+    def existing() -> pvm_net.CNA | None:
+        try:
+            cnas = pvm_net.CNA.get(adapter, parent_type=pvm_lpar.LPAR, parent_uuid=lpar_uuid)
+        except pvm_exc.Error:
+            return None
+        return next((c for c in cnas if c.vswitch_id == switch_id), None)
+
+    found = existing()
+    if found is not None:
+        return found.href
+    cna = committed.apply(f"Add the RMC management adapter to partition {lpar_uuid}",
+                          lambda: pvm_cna.crt_cna(adapter, None, lpar_uuid, VLAN, vswitch=SWITCH), existing)  # fmt: skip
     LOG.info("Added the RMC management adapter (%s, VLAN %d) to partition %s", SWITCH, VLAN, lpar_uuid)
     return cna.href

@@ -14,7 +14,8 @@ from nova import exception as nova_exc
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import cna as pvm_cna
 
-from powervm_openstack.compute.vif.base import VifDriver, find_cna
+from powervm_openstack.compute import committed
+from powervm_openstack.compute.vif.base import VifDriver, find_cna, find_cna_or_none
 from powervm_openstack.network import constants
 from powervm_openstack.pvm import vif_event
 from powervm_openstack.pvm.vif_event import pvm_mac
@@ -46,7 +47,11 @@ class SeaVifDriver(VifDriver):
             LOG.info("Port %s is already plugged on partition %s (%s)", vif["id"], lpar_uuid, existing.href)
             return existing.href
         try:
-            cna = pvm_cna.crt_cna(self.adapter, None, lpar_uuid, vlan, mac_addr=pvm_mac(vif["address"]))
+            cna = committed.apply(
+                f"Create the adapter of port {vif['id']} on partition {lpar_uuid}",
+                lambda: pvm_cna.crt_cna(self.adapter, None, lpar_uuid, vlan, mac_addr=pvm_mac(vif["address"])),
+                lambda: find_cna_or_none(self.adapter, lpar_uuid, vif["address"]),
+            )
         except pvm_exc.Error as err:
             # a create failure aborts the build (no reschedule) with PowerVM's reason as the server's fault
             raise nova_exc.VirtualInterfaceCreateException(
@@ -62,7 +67,8 @@ class SeaVifDriver(VifDriver):
         if cna is None:
             return False
         href = cna.href
-        cna.delete()
+        committed.apply(f"Delete the adapter of port {vif['id']} on partition {lpar_uuid}", cna.delete,
+                        lambda: True if find_cna(self.adapter, lpar_uuid, vif["address"]) is None else None)  # fmt: skip
         vif_event.post(self.adapter, href, "unplug", vif["address"], self.vif_type)
         LOG.info("Unplugged port %s (%s) from partition %s", vif["id"], vif["address"], lpar_uuid)
         return True

@@ -19,6 +19,7 @@ def install() -> None:
         lpar_rules,
         network,
         partition,
+        partition_jobs,
         sriov,
         ssp,
         storage,
@@ -40,5 +41,6 @@ def install() -> None:
     host_jobs.install()
     fc.install()
     iscsi.install()
+    partition_jobs.install()
     sriov.install()
     _installed = True

@@ -5,6 +5,13 @@ outside 1-4094, an unknown virtual switch, a malformed or duplicate MAC, and a s
 below 2 or not below the partition's ``MaximumVirtualIOSlots``. A trunk adapter created on a VIOS gets
 its ``entN`` device name and is listed in the VIOS document's ``TrunkAdapters`` (with its changes,
 until it is deleted).
+
+Adding an adapter to a running partition is a DLPAR operation: pypowervm's ``crt_cna`` says "If the
+LPAR is active can only perform if there is an active RMC connection", and nova-powervm checked the
+partition's RMC state and I/O DLPAR capability before a live plug. The simulator refuses the add
+with 409 and the same HSCL294C line it gives a live memory/processor change without RMC (neither
+pypowervm's code and test data nor IBM's NovaLink REST documentation give the exact code NovaLink
+answers). A stopped partition takes the adapter offline, whatever its RMC state.
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from collections.abc import Sequence
 
 from lxml import etree
 
-from powervm_openstack.simulator.errors import bad_request
+from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import vnets
+from powervm_openstack.simulator.model.lpar_resources import DOWN_STATES
 from powervm_openstack.simulator.model.ordering import CNA_ORDER, TRUNK_ORDER, set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -104,6 +112,19 @@ def check_slot(txn: Transaction, part: Record, slot: int) -> None:
         raise bad_request(f"HSCL294D Virtual slot {slot} of partition {name} is already in use.")
 
 
+def check_live_add(part: Record, what: str) -> None:
+    """Refuse a DLPAR add (``what``) to a running partition whose RMC connection is not active."""
+    state = xml.text(part.element, "PartitionState", "") or ""
+    rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive") or "inactive"
+    if state not in DOWN_STATES and rmc != "active":
+        raise ApiError(
+            409,
+            f"HSCL294C Partition {xml.text(part.element, 'PartitionName')} ({part.uuid}) is {state} and its RMC "
+            f"connection is {rmc}: {what} is added to a running partition only through an active RMC "
+            "connection (DLPAR); power the partition off or wait for RMC.",
+        )
+
+
 def system_of(txn: Transaction, part: Record) -> Record | None:
     """The ManagedSystem a partition belongs to: its parent, else its AssociatedManagedSystem link."""
     if part.parent_kind == "ManagedSystem" and part.parent_uuid:
@@ -154,6 +175,7 @@ class ClientAdapterRules(kinds.Behaviour):
     def on_create(self, txn: Transaction, rec: Record, parent: Record | None) -> None:
         if parent is None:
             raise bad_request("A ClientNetworkAdapter is created under its partition.")
+        check_live_add(parent, "a virtual Ethernet adapter")
         elem = rec.element
         self._check(txn, elem, rec.uuid)
         slot = int_text(elem, "VirtualSlotNumber") if xml.text(elem, "VirtualSlotNumber") else next_slot(txn, parent)
@@ -195,16 +217,7 @@ class ClientAdapterRules(kinds.Behaviour):
         if vswitch is not None:
             pvid, tagged = int_text(elem, "PortVLANID"), xml.vlan_list(xml.text(elem, "TaggedVLANIDs"))
             links = vnets.adapter_vnets(txn, vswitch, pvid, tagged)
-            holder = xml.find(elem, "VirtualNetworks")
-            if holder is None:
-                set_child(elem, "VirtualNetworks", "", CNA_ORDER, kb="CUR")
-                holder = xml.find(elem, "VirtualNetworks")
-            assert holder is not None
-            holder.text = None
-            for child in list(holder):
-                holder.remove(child)
-            for href in links:
-                etree.SubElement(holder, xml.q("link"), attrib={"href": href, "rel": "related"})
+            vnets.set_links(elem, "VirtualNetworks", links, CNA_ORDER, kb="CUR")
         mac = xml.text(elem, "MACAddress")
         if mac is not None:
             _check_mac(txn, mac.upper(), uuid)

@@ -14,7 +14,12 @@
   ``mkvterm`` ones (``simulator.vterm``); a remote session never opened one, so there is none to
   close;
 - ``LogicalPartition/do/AddLicense`` (``tasks.partition.ibmi_add_license_key``): accepted for an
-  IBM i partition with a non-empty ``licKey``, refused for any other partition type.
+  IBM i partition with a non-empty ``licKey``, refused for any other partition type;
+- ``ManagedSystem/do/RequestMaster`` and ``ReleaseMaster`` (``tasks.master_mode``, HMC
+  co-management): RequestMaster with ``coManagementMasterStatus`` ``norm`` or ``temp`` makes this
+  NovaLink the master (``IsPowerVMManagementMaster`` true, what ``System.session_is_master``
+  reads); ReleaseMaster gives it up (false). The simulator has no HMC to hand mastership to, so a
+  ``temp`` release does not restore another master.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ def install() -> None:
     for group in ("LogicalPartition", "VirtualIOServer"):
         register_job(group, "CloseVterm", close_vterm)
     register_job("LogicalPartition", "AddLicense", add_license)
+    register_job("ManagedSystem", "RequestMaster", request_master)
+    register_job("ManagedSystem", "ReleaseMaster", release_master)
 
 
 def _whole(params: dict[str, str], name: str, default: int) -> int:
@@ -82,3 +89,30 @@ def add_license(txn: Transaction, part: Record | None, params: dict[str, str]) -
     if not params.get("licKey", "").strip():
         raise JobFailed("AddLicense needs a non-empty licKey.")
     return {"result": "License key accepted."}
+
+
+_MASTER_MODES = ("norm", "temp")
+
+
+def request_master(txn: Transaction, system: Record | None, params: dict[str, str]) -> dict[str, str]:
+    """Make this NovaLink the co-management master of ``system``."""
+    assert system is not None
+    mode = params.get("coManagementMasterStatus", "norm")
+    if mode not in _MASTER_MODES:
+        raise JobFailed(f"coManagementMasterStatus {mode!r} is not one of {', '.join(_MASTER_MODES)}.")
+    return _set_master(txn, system, True)
+
+
+def release_master(txn: Transaction, system: Record | None, params: dict[str, str]) -> dict[str, str]:
+    """Give up co-management mastership of ``system``."""
+    assert system is not None
+    return _set_master(txn, system, False)
+
+
+def _set_master(txn: Transaction, system: Record, master: bool) -> dict[str, str]:
+    elem = xml.find(system.element, "IsPowerVMManagementMaster")
+    if elem is None:
+        raise JobFailed(f"Managed system {system.uuid} does not report co-management (IsPowerVMManagementMaster).")
+    elem.text = "true" if master else "false"
+    txn.put(system, detail="IsPowerVMManagementMaster")
+    return {"result": f"Master mode {'held' if master else 'released'}."}

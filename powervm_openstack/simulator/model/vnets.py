@@ -20,6 +20,8 @@ What the simulator does, and why:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request
@@ -60,10 +62,11 @@ def _switch_id(rec: Record) -> int:
     return int(xml.text(rec.element, "SwitchID", "-1") or -1)
 
 
-def _set_links(elem: etree._Element, tag: str, hrefs: list[str], order: tuple[str, ...]) -> None:
+def set_links(elem: etree._Element, tag: str, hrefs: list[str], order: Sequence[str], kb: str = "CUD") -> None:
+    """Make ``tag`` (inserted at its schema position when absent) hold exactly the links ``hrefs``."""
     holder = xml.find(elem, tag)
     if holder is None:
-        set_child(elem, tag, "", order)
+        set_child(elem, tag, "", order, kb=kb)
         holder = xml.find(elem, tag)
     assert holder is not None
     holder.text = None
@@ -95,14 +98,14 @@ class SwitchRules(kinds.Behaviour):
             )
         set_child(elem, "SwitchID", free[0], VSWITCH_ORDER, kb="ROR")
         self._check_mode(elem, name)
-        _set_links(elem, "VirtualNetworks", [], VSWITCH_ORDER)
+        set_links(elem, "VirtualNetworks", [], VSWITCH_ORDER)
 
     def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
         if xml.text(old.element, "SwitchID") != xml.text(new.element, "SwitchID"):
             raise bad_request(f"SwitchID of virtual switch {old.uuid} cannot change.")
         name = self._check_name(txn, new.element, old.parent_uuid, old.uuid)
         self._check_mode(new.element, name)
-        _set_links(new.element, "VirtualNetworks", _links(old.element, "VirtualNetworks"), VSWITCH_ORDER)
+        set_links(new.element, "VirtualNetworks", _links(old.element, "VirtualNetworks"), VSWITCH_ORDER)
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         name = xml.text(rec.element, "SwitchName", "?")
@@ -176,7 +179,7 @@ def _link_switch(txn: Transaction, switch: Record, vnet: Record, add: bool) -> N
     hrefs = [h for h in _links(switch.element, "VirtualNetworks") if _uuid_of(h).lower() != vnet.uuid.lower()]
     if add:
         hrefs.append(_vnet_path(vnet))
-    _set_links(switch.element, "VirtualNetworks", hrefs, VSWITCH_ORDER)
+    set_links(switch.element, "VirtualNetworks", hrefs, VSWITCH_ORDER)
     txn.put(switch, detail="VirtualNetworks")
 
 

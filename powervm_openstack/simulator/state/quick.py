@@ -1,4 +1,5 @@
-"""Quick properties: ``GET <object>/quick`` (all, as one JSON object) and ``<object>/quick/<Prop>``.
+"""Quick properties: ``<object>/quick`` and ``<object>/quick/All`` (all, as one JSON object),
+``<object>/quick/<Prop>`` and ``<Kind>/quick/All`` (every object of a collection).
 
 NovaLink answers quick properties as JSON (pypowervm sends ``Accept: application/json`` for these
 URLs): a whole number is a JSON number, anything else (decimals and booleans included) a string. For partitions the set is the
@@ -8,6 +9,14 @@ flat list of names clients read - nova-powervm's instance info reads ``Partition
 lives in ``PartitionMemoryConfiguration``). A dedicated-processor partition reports its current
 processors as ``AllocatedVirtualProcessors``. Other kinds offer their top-level simple properties.
 A name outside the set is 404, as is a property the object does not carry.
+
+Collections (pypowervm asks for anything under ``/quick/`` as JSON):
+- ``<Kind>/quick/All`` (root or under its ManagedSystem) is a JSON list with one object per entry
+  of the collection: its quick properties plus ``UUID``, in the collection's order;
+- any other ``<Kind>/quick/<name>`` is 404 (the API offers one property of one object only);
+- ``<Kind>/quick``, the anchor IBM's HMC REST documentation names as the list of supported names,
+  is 404: pypowervm reads it as XML and parses every XML answer as Atom, and neither pypowervm nor
+  its test data show its shape, so no client of this project could read it.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ _PARTITION_QUICK = {
         "PartitionName", "PartitionID", "PartitionUUID", "PartitionState", "PartitionType",
         "ResourceMonitoringControlState", "ResourceMonitoringIPAddress", "OperatingSystemVersion",
         "ReferenceCode", "Uptime", "MigrationState", "IsManagementPartition", "CurrentProcessorCompatibilityMode",
+        "ProgressState", "RemoteRestartState", "IsVirtualServiceAttentionLEDOn",
     )
 } | {
     "CurrentMemory": "PartitionMemoryConfiguration/CurrentMemory",
@@ -35,6 +45,7 @@ _PARTITION_QUICK = {
     "CurrentProcessors": _PROC + "CurrentDedicatedProcessorConfiguration/CurrentProcessors",
 }  # fmt: skip
 _PARTITION_KINDS = ("LogicalPartition", "VirtualIOServer")
+ALL = "All"
 
 
 def properties(rec: Record) -> dict[str, object]:
@@ -55,11 +66,20 @@ def properties(rec: Record) -> dict[str, object]:
 def answer(rec: Record, name: str | None) -> str:
     """The JSON body for ``quick`` (``name`` None) or ``quick/<name>``; 404 for an unknown name."""
     props = properties(rec)
-    if name is None:
+    if name is None or name == ALL:
         return json.dumps(props)
     if name not in props:
         raise not_found(f"The quick property {name} of {rec.kind} {rec.uuid}")
     return json.dumps(props[name])
+
+
+def answer_all(records: list[Record], name: str | None) -> str:
+    """The JSON body for ``<Kind>/quick/All``: each record's quick properties and its ``UUID``."""
+    if name is None:
+        raise not_found("The quick property anchor (<Kind>/quick; ask for <Kind>/quick/All)")
+    if name != ALL:
+        raise not_found(f"The collection quick property {name} (only {ALL} is offered for a collection)")
+    return json.dumps([{**properties(rec), "UUID": rec.uuid} for rec in records])
 
 
 def _scalar(value: str) -> object:

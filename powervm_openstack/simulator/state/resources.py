@@ -94,6 +94,9 @@ class Resources:
         return rec
 
     def _quick(self, view: Transaction, route: Route) -> Reply:
+        if route.is_collection:
+            body = quick.answer_all(self._collection(view, route), route.suffix_arg)
+            return Reply(200, body, content_type="application/json")
         rec = self._get(view, route)
         return Reply(200, quick.answer(rec, route.suffix_arg), content_type="application/json")
 

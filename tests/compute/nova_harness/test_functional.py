@@ -35,6 +35,7 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.compute import committed
 from powervm_openstack.network import sriov_ports
 from powervm_openstack.pvm import vif_event
 from tests.compute.nova_harness.base import Simulator, tolerate_sqlalchemy_noload
@@ -209,12 +210,14 @@ class PowerVMServersTest(PowerVMHarness):
         assert self._leftovers() == []
 
     def test_failure_mid_spawn_leaves_nothing_and_errors_the_server(self) -> None:
-        for method, path, step in (("PUT", "ClientNetworkAdapter", "adapter creation"),
-                                   ("POST", "VirtualIOServer", "vSCSI mapping"),
-                                   ("PUT", "do/PowerOn", "power on")):  # fmt: skip
+        # The driver tries an adapter creation that answered 5xx again (committed.ATTEMPTS times, after
+        # checking that nothing was committed), so that step fails only when every attempt does.
+        for method, path, step, count in (("PUT", "ClientNetworkAdapter", "adapter creation", committed.ATTEMPTS),
+                                          ("POST", "VirtualIOServer", "vSCSI mapping", 1),
+                                          ("PUT", "do/PowerOn", "power on", 1)):  # fmt: skip
             message = f"Injected: {step} failed."
             self.sim.server.app.faults.add_rule({"kind": "server_error", "method": method, "path": path,
-                                                 "count": 1, "message": message})  # fmt: skip
+                                                 "count": count, "message": message})  # fmt: skip
             try:
                 server = self._boot(expected_state="ERROR")
             finally:
