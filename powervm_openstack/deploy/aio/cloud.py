@@ -18,6 +18,7 @@ import yaml
 
 from powervm_openstack.deploy import render, settings
 from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import ovs as aio_ovs
 from powervm_openstack.deploy.aio.base import Proc
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
 from powervm_openstack.deploy.services import ServiceRun
@@ -56,9 +57,10 @@ def host_topology(source: Path, run_dir: Path) -> Path:
 class Cloud:
     """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
 
-    def __init__(self, work_root: Path | str, topology: Path | str | None = None) -> None:
+    def __init__(self, work_root: Path | str, topology: Path | str | None = None, ovs: bool = False) -> None:
         self.run = ServiceRun(Path(work_root).resolve())
         self.dir = self.run.work_dir
+        self.ovs = aio_ovs.OvsPart(self.dir / "ovs") if ovs else None  # Open vSwitch + its agent (deploy/aio/ovs.py)
         self.topology = Path(topology or topology_loader.DEFAULT)
         self.procs: list[Proc] = []
         self.endpoints: dict[str, str] = {}
@@ -98,8 +100,9 @@ class Cloud:
     def _up(self, timeout: float) -> None:
         self.write_state("starting")
         self.topology = host_topology(self.topology, self.dir)
+        sim_args = self._step("Open vSwitch", self.ovs.start_switch) if self.ovs else []
         self.sim, proc = self._step(
-            "simulator (NovaLink host)", lambda: network.start_simulator(self.dir, self.topology)
+            "simulator (NovaLink host)", lambda: network.start_simulator(self.dir, self.topology, *sim_args)
         )
         self.procs.append(proc)
         self.endpoints["novalink"] = self.sim.url
@@ -117,6 +120,8 @@ class Cloud:
         powervm_conf = nova.write_powervm_conf(files["nova-powervm.conf"])
         self.procs += nova.start_services(powervm_conf)
         self.procs += [p for _, p in network.start_agents(self.dir, self.neutron, files, COMPUTE_HOST, self.sim)]
+        if self.ovs:
+            self.procs.append(self.ovs.start_agent(self.neutron, COMPUTE_HOST))
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
@@ -125,6 +130,7 @@ class Cloud:
         """The PowerVM settings of this cloud: the simulator as NovaLink, localdisk on its ``datavg``."""
         rest = self.sim.rest_options()
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
+                                   "ml2_mechanism_drivers": ["openvswitch"] if self.ovs else [],
                                    "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"}})  # fmt: skip
 
     def _keystone(self) -> None:
@@ -148,7 +154,7 @@ class Cloud:
 
     def _neutron(self, transport_url: str, vhost: str) -> None:
         drivers = network.mechanism_drivers(render.render("controller", self.settings()))
-        physnets = network.physical_networks(self.topology)
+        physnets = network.physical_networks(self.topology) + ([aio_ovs.PHYSNET] if self.ovs else [])
         server = network.start_neutron(self.dir, self.run.create_database("neutron"), transport_url, vhost,
                                        self.run.rabbitmq, self.keystone_url, drivers, physnets)  # fmt: skip
         self.neutron = server
@@ -201,6 +207,8 @@ class Cloud:
             self.neutron._take_children()
         stop_children(children)
         self.procs.clear()
+        if self.ovs:
+            self.ovs.stop()
         problems = self.run.close()
         if self.dir.exists():
             self.write_state("down")
