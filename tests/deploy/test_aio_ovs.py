@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
+from keystoneauth1 import exceptions as ksa_exc
 
 from powervm_openstack.deploy.aio import novalink
 from powervm_openstack.deploy.aio import ovs as aio_ovs
@@ -20,6 +21,10 @@ from tests.fixtures.cloud import REPO
 from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
+
+# Polls every second: the APIs' gunicorn closes a connection idle for 2 s, and a request sent on
+# it just then fails with "Remote end closed connection without response".
+POLL = 1
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +56,7 @@ def test_server_on_an_ovs_port_goes_active_and_its_device_goes_away(aio_ovs_clou
     conn = cloud.connection()
     port = conn.network.create_port(network_id=net.id)
     server = conn.compute.create_server(name="vm-ovs", image_id=image.id, flavor_id="1", networks=[{"port": port.id}])
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=240, interval=2)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=240, interval=POLL)
     port = conn.network.get_port(port.id)
     assert (port.status, port.binding_vif_type, port.binding_host_id) == ("ACTIVE", "ovs", COMPUTE_HOST)
 
@@ -64,7 +69,7 @@ def test_server_on_an_ovs_port_goes_active_and_its_device_goes_away(aio_ovs_clou
     assert novalink.partition_state(cloud.sim.url, server.id) == "running"
 
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, wait=180, interval=2)
+    conn.compute.wait_for_delete(server, wait=180, interval=POLL)
     assert dev not in novalink.ovs_trunks(cloud.sim.url)
     assert dev not in cloud.ovs.switch.vsctl("list-ports", "br-int").split()
     assert not link_exists(dev)
@@ -77,19 +82,23 @@ def test_hybrid_plugging_fails_the_boot_naming_the_firewall_driver(aio_ovs_cloud
     cloud.ovs.restart_agent(hybrid_firewall.PATH, env={"PYTHONPATH": str(REPO)})
 
     def reports_hybrid() -> bool:
-        agents = conn.network.agents(host=COMPUTE_HOST, binary=aio_ovs.AGENT)
+        try:
+            agents = list(conn.network.agents(host=COMPUTE_HOST, binary=aio_ovs.AGENT))
+        except ksa_exc.ConnectFailure:
+            return False
         return any(a.is_alive and a.configuration.get("ovs_hybrid_plug") is True for a in agents)
 
-    wait_for(reports_hybrid, "the OVS agent to report ovs_hybrid_plug", timeout=120, interval=2)
+    wait_for(reports_hybrid, "the OVS agent to report ovs_hybrid_plug", timeout=120, interval=POLL)
     port = conn.network.create_port(network_id=net.id)
     server = conn.compute.create_server(name="vm-hybrid", image_id=image.id, flavor_id="1",
                                         networks=[{"port": port.id}])  # fmt: skip
-    server = conn.compute.wait_for_server(server, status="ERROR", failures=["ACTIVE"], wait=240, interval=2)
-    fault = (server.fault or {}).get("message", "")
-    assert "firewall_driver = openvswitch" in fault, fault
-    assert f"port {port.id}" in fault, fault
-    assert device(port.id) not in novalink.ovs_trunks(cloud.sim.url)  # the rollback left no trunk
-
-    conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, wait=180, interval=2)
-    conn.network.delete_port(port)
+    try:
+        server = conn.compute.wait_for_server(server, status="ERROR", failures=["ACTIVE"], wait=240, interval=POLL)
+        fault = (server.fault or {}).get("message", "")
+        assert "firewall_driver = openvswitch" in fault, fault
+        assert f"port {port.id}" in fault, fault
+        assert device(port.id) not in novalink.ovs_trunks(cloud.sim.url)  # the rollback left no trunk
+    finally:
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=180, interval=POLL)
+        conn.network.delete_port(port, ignore_missing=True)

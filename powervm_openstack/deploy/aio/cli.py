@@ -53,14 +53,14 @@ def _supervisor(work: Path) -> int | None:
     return json.loads(pointer.read_text()).get("supervisor") if pointer.exists() else None
 
 
-def serve(work: Path, topology: str | None, timeout: float) -> int:
+def serve(work: Path, topology: str | None, timeout: float, ovs: bool = False) -> int:
     """The supervisor: bring the cloud up, then hold it until SIGTERM, then take it down."""
     from powervm_openstack.deploy.aio.cloud import Cloud
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cloud = Cloud(work, topology)
+    cloud = Cloud(work, topology, ovs=ovs)
     cloud.dir.mkdir(parents=True, exist_ok=True)
     (work / "current.json").write_text(json.dumps({"dir": str(cloud.dir), "supervisor": os.getpid()}))
     cloud.write_state("starting", supervisor=os.getpid())
@@ -92,7 +92,7 @@ def write_openrc(run_dir: Path, keystone_url: str) -> Path:
     return path
 
 
-def up(work: Path, topology: str | None, timeout: float) -> int:
+def up(work: Path, topology: str | None, timeout: float, ovs: bool = False) -> int:
     if _alive(_supervisor(work)):
         print(
             f"powervm-openstack-aio: a cloud is already up under {work} (see 'status'; 'down' first)", file=sys.stderr
@@ -101,7 +101,7 @@ def up(work: Path, topology: str | None, timeout: float) -> int:
     work.mkdir(parents=True, exist_ok=True)
     (work / "current.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "powervm_openstack.deploy.aio.cli", "--work-dir", str(work), "serve",
-            "--timeout", str(timeout)] + (["--topology", topology] if topology else [])  # fmt: skip
+            "--timeout", str(timeout)] + (["--topology", topology] if topology else []) + ["--ovs"] * ovs  # fmt: skip
     log = work / "supervisor.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -186,14 +186,15 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help="start the cloud" if name == "up" else argparse.SUPPRESS)
         p.add_argument("--topology", help="simulator topology YAML (default: the built-in host)")
         p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each readiness check")
+        p.add_argument("--ovs", action="store_true", help="add Open vSwitch and its neutron agent (root; docs/ovs.md)")
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
     args = parser.parse_args(argv)
     work = args.work_dir.resolve()
     if args.command == "up":
-        return up(work, args.topology, args.timeout)
+        return up(work, args.topology, args.timeout, args.ovs)
     if args.command == "serve":
-        return serve(work, args.topology, args.timeout)
+        return serve(work, args.topology, args.timeout, args.ovs)
     if args.command == "status":
         return status(work)
     return down(work)

@@ -185,7 +185,8 @@ class Cloud:
 
     def status(self) -> list[dict[str, object]]:
         """One row per process: service, port, pid, log, and whether it still runs."""
-        return [{**p.row(), "running": p.child.alive()} for p in self.procs]
+        rows = [{**p.row(), "running": p.child.alive()} for p in self.procs]
+        return rows + (self.ovs.switch.status() if self.ovs else [])
 
     def write_state(self, phase: str, supervisor: int | None = None) -> None:
         state = {"phase": phase, "run_id": self.run.run_id, "dir": str(self.dir), "endpoints": self.endpoints,

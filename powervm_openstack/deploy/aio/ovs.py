@@ -105,8 +105,15 @@ class OpenVSwitch:
     def add_bridge(self, name: str) -> None:
         self.vsctl("--may-exist", "add-br", name, "--", "set", "Bridge", name, "datapath_type=netdev")
 
-    def pids(self) -> list[int]:
-        return [pid for f in self._pidfiles if (pid := _read_pid(f))]
+    def status(self) -> list[dict[str, object]]:
+        """Rows as the cloud's ``status`` has them (the daemons detach: they are not children)."""
+        rows = []
+        for pidfile in self._pidfiles:
+            pid = _read_pid(pidfile)
+            if pid is not None:
+                rows.append({"service": pidfile.stem, "port": None, "pid": pid,
+                             "log": str(self.dir / f"{pidfile.stem}.log"), "running": _alive(pid)})  # fmt: skip
+        return rows
 
     def stop(self) -> None:
         """Delete the bridges (else vswitchd leaves tap devices), kill the daemons newest first, release the lock."""
@@ -194,6 +201,14 @@ def _read_pid(pidfile: Path) -> int | None:
         return int(pidfile.read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _kill(pidfile: Path, timeout: float = 5.0) -> None:
