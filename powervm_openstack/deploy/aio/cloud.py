@@ -55,7 +55,10 @@ def host_topology(source: Path, run_dir: Path) -> Path:
 
 
 class Cloud:
-    """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
+    """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`.
+
+    ``ovs=True`` adds Open vSwitch and the neutron OVS agent on the compute host (``aio/ovs.py``).
+    """
 
     def __init__(self, work_root: Path | str, topology: Path | str | None = None, ovs: bool = False) -> None:
         self.run = ServiceRun(Path(work_root).resolve())
