@@ -54,6 +54,10 @@ class Lifecycle:
             raise nova_exc.BuildAbortException(
                 instance_uuid=instance.uuid, reason=f"PowerVM failed to {step[0]}: {err}"
             ) from err
+        except nova_exc.VirtualInterfacePlugException as err:
+            # a port bound in a way the VIF drivers refuse (hybrid plugging, an unknown vif type ...): another
+            # host would refuse it alike, and the server's fault must carry the refusal, not "no valid host"
+            raise nova_exc.BuildAbortException(instance_uuid=instance.uuid, reason=err.format_message()) from err
 
     def _spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
                network_info: Any, power_on: bool, step: list[str], block_device_info: Any = None) -> None:  # fmt: skip

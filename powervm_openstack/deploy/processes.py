@@ -45,7 +45,8 @@ class SimulatorProcess:
 
     def start(self, timeout: float = 30) -> SimulatorProcess:
         argv = [sys.executable, "-m", "powervm_openstack.simulator.cli", "serve", *self.args]
-        env = {"PATH": "/usr/bin:/bin", "POWERVM_SIM_PASSWORD": self.password}
+        # /usr/sbin: with --ovs-db the simulator runs ip and ovs-vsctl for the trunk devices
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "POWERVM_SIM_PASSWORD": self.password}
         self.child = ChildProcess("powervm-sim", argv, self.log_path, env, self.work_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -64,10 +64,11 @@ def external_ids(vif: Any, instance_uuid: str | None) -> str:
 def check_not_hybrid(vif: Any) -> None:
     """Refuse a port bound for hybrid plugging (iptables_hybrid firewall), naming the fix."""
     if (vif.get("details") or {}).get("ovs_hybrid_plug"):
+        # The fix comes first: nova keeps 255 characters of a server's fault message.
         raise nova_exc.VirtualInterfacePlugException(
-            f"Port {vif['id']} is bound with ovs_hybrid_plug=True (the iptables_hybrid firewall driver); PowerVM "
-            "cannot put a Linux bridge between a partition and Open vSwitch. Set [securitygroup] "
-            "firewall_driver = openvswitch in the neutron OVS agent on the NovaLink partition (or use OVN)."
+            "Set [securitygroup] firewall_driver = openvswitch in the neutron OVS agent on the NovaLink partition "
+            f"(or use OVN): port {vif['id']} is bound with ovs_hybrid_plug=True (the iptables_hybrid firewall "
+            "driver), and PowerVM cannot put a Linux bridge between a partition and Open vSwitch."
         )
 
 

@@ -98,9 +98,11 @@ class ServiceDir:
         wrapper = f"aio_{what.replace('-', '_')}"
         (self.dir / f"{wrapper}.py").write_text(WSGI_WRAPPER.format(module=module, attr=attr))
         port = free_port(HOST)
+        # keep-alive above any client's polling interval: at gunicorn's 2 s a client polling every
+        # 2 s sends its request as the server closes the idle connection ("Remote end closed").
         argv = [script("gunicorn"), "--no-control-socket", "--chdir", str(self.dir), "--pythonpath", str(self.dir),
                 "-b", f"{HOST}:{port}", "-w", "1", "-k", "gthread", "--threads", str(threads), "--timeout", "120",
-                "--graceful-timeout", "5", f"{wrapper}:application"]  # fmt: skip
+                "--keep-alive", "75", "--graceful-timeout", "5", f"{wrapper}:application"]  # fmt: skip
         return self.start(what, argv, port)
 
 

@@ -57,14 +57,14 @@ def _supervisor(work: Path) -> int | None:
     return json.loads(pointer.read_text()).get("supervisor") if pointer.exists() else None
 
 
-def serve(work: Path, topology: str | None, timeout: float, hosts: int = 1) -> int:
+def serve(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False) -> int:
     """The supervisor: bring the cloud up, then hold it until SIGTERM, then take it down."""
     from powervm_openstack.deploy.aio.cloud import Cloud
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cloud = Cloud(work, topology, hosts=hosts)
+    cloud = Cloud(work, topology, hosts=hosts, ovs=ovs)
     cloud.dir.mkdir(parents=True, exist_ok=True)
     (work / "current.json").write_text(json.dumps({"dir": str(cloud.dir), "supervisor": os.getpid()}))
     cloud.write_state("starting", supervisor=os.getpid())
@@ -96,7 +96,7 @@ def write_openrc(run_dir: Path, keystone_url: str) -> Path:
     return path
 
 
-def up(work: Path, topology: str | None, timeout: float, hosts: int = 1) -> int:
+def up(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False) -> int:
     if _alive(_supervisor(work)):
         print(
             f"powervm-openstack-aio: a cloud is already up under {work} (see 'status'; 'down' first)", file=sys.stderr
@@ -105,7 +105,7 @@ def up(work: Path, topology: str | None, timeout: float, hosts: int = 1) -> int:
     work.mkdir(parents=True, exist_ok=True)
     (work / "current.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "powervm_openstack.deploy.aio.cli", "--work-dir", str(work), "serve",
-            "--timeout", str(timeout), "--hosts", str(hosts)] + (["--topology", topology] if topology else [])  # fmt: skip
+            "--timeout", str(timeout), "--hosts", str(hosts)] + (["--topology", topology] if topology else []) + ["--ovs"] * ovs  # fmt: skip
     log = work / "supervisor.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--topology", help="simulator topology YAML (default: the built-in host)")
         p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each readiness check")
         p.add_argument("--hosts", default="1", help=f"simulated NovaLink hosts, 1 to {MAX_HOSTS} (default 1)")
+        p.add_argument("--ovs", action="store_true", help="add Open vSwitch and its neutron agent (root; docs/ovs.md)")
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
     p = sub.add_parser("tempest", help="run tempest against the cloud that is up and print the counts")
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"powervm-openstack-aio: {exc}", file=sys.stderr)
             return 2
         start = up if args.command == "up" else serve
-        return start(work, args.topology, args.timeout, hosts)
+        return start(work, args.topology, args.timeout, hosts, args.ovs)
     if args.command == "status":
         return status(work)
     if args.command == "tempest":

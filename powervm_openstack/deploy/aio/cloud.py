@@ -19,6 +19,7 @@ from typing import Any
 
 from powervm_openstack.deploy import render, settings
 from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import ovs as aio_ovs
 from powervm_openstack.deploy.aio import telemetry as telemetry_mod
 from powervm_openstack.deploy.aio.base import Proc
 from powervm_openstack.deploy.aio.hosts import HOST_NAME, NovaLinkHost, check_count
@@ -44,16 +45,19 @@ def _check_alive(proc: Proc) -> None:
 
 
 class Cloud:
-    """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`."""
+    """One all-in-one cloud under ``work_root/<run id>``; :attr:`steps` holds ``(step, seconds)`` of :meth:`up`.
 
-    def __init__(
-        self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1, telemetry: bool = False
-    ) -> None:
+    ``ovs=True`` adds Open vSwitch and the neutron OVS agent on host 1 (``aio/ovs.py``).
+    """
+
+    def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1,
+                 telemetry: bool = False, ovs: bool = False) -> None:  # fmt: skip
         """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else)."""
         count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
         self.dir = self.run.work_dir
         self.hosts = [NovaLinkHost(i, self.dir) for i in range(1, count + 1)]
+        self.ovs = aio_ovs.OvsPart(self.dir / "ovs") if ovs else None  # Open vSwitch + its agent (deploy/aio/ovs.py)
         self.topology = Path(topology or topology_loader.DEFAULT)
         self.procs: list[Proc] = []
         self.endpoints: dict[str, str] = {}
@@ -95,9 +99,13 @@ class Cloud:
     def _up(self, timeout: float) -> None:
         self.write_state("starting")
         source = self.topology
+        ovs_args = self._step("Open vSwitch", self.ovs.start_switch) if self.ovs else []
         for host in self.hosts:
+            sim_args = ovs_args if host.index == 1 else []
             self.procs.append(
-                self._step(f"simulator (NovaLink host {host.name})", lambda h=host: h.start_simulator(source))
+                self._step(
+                    f"simulator (NovaLink host {host.name})", lambda h=host, a=sim_args: h.start_simulator(source, *a)
+                )
             )
             self.endpoints["novalink" if host.index == 1 else f"novalink-{host.index}"] = host.sim.url
         self.sim, self.topology = self.hosts[0].sim, self.hosts[0].topology
@@ -118,6 +126,8 @@ class Cloud:
             if self.telemetry is not None and host is self.hosts[0]:
                 polling = functools.partial(self.telemetry.start, files, host.sim.url)
                 self.procs.append(self._step("ceilometer-polling", polling))
+        if self.ovs:
+            self.procs.append(self.ovs.start_agent(self.neutron, COMPUTE_HOST))
         self.write_state("starting")
         self._step("nova services and PowerVM agents up", lambda: self._wait_compute(timeout))
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
@@ -127,6 +137,7 @@ class Cloud:
         rest = (sim or self.sim).rest_options()
         extra = {"telemetry": self.telemetry.settings()} if self.telemetry is not None else {}
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
+                                   "ml2_mechanism_drivers": ["openvswitch"] if self.ovs else [],
                                    "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
                                    **extra})  # fmt: skip
 
@@ -151,7 +162,7 @@ class Cloud:
 
     def _neutron(self, transport_url: str, vhost: str) -> None:
         drivers = network.mechanism_drivers(render.render("controller", self.settings()))
-        physnets = network.physical_networks(self.topology)
+        physnets = network.physical_networks(self.topology) + ([aio_ovs.PHYSNET] if self.ovs else [])
         server = network.start_neutron(self.dir, self.run.create_database("neutron"), transport_url, vhost,
                                        self.run.rabbitmq, self.keystone_url, drivers, physnets)  # fmt: skip
         self.neutron = server
@@ -185,7 +196,8 @@ class Cloud:
 
     def status(self) -> list[dict[str, object]]:
         """One row per process: service, port, pid, log, and whether it still runs."""
-        return [{**p.row(), "running": p.child.alive()} for p in self.procs]
+        rows = [{**p.row(), "running": p.child.alive()} for p in self.procs]
+        return rows + (self.ovs.switch.status() if self.ovs else [])
 
     def write_state(self, phase: str, supervisor: int | None = None) -> None:
         state = {"phase": phase, "run_id": self.run.run_id, "dir": str(self.dir), "endpoints": self.endpoints,
@@ -207,6 +219,8 @@ class Cloud:
             self.neutron._take_children()
         stop_children(children)
         self.procs.clear()
+        if self.ovs:
+            self.ovs.stop()
         problems = self.run.close()
         if self.dir.exists():
             self.write_state("down")

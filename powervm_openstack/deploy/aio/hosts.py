@@ -91,10 +91,10 @@ class NovaLinkHost:
         self.procs.append(proc)
         return proc
 
-    def start_simulator(self, source: Path) -> Proc:
-        """The simulator with this host's topology, state and log in ``<host dir>/novalink``."""
+    def start_simulator(self, source: Path, *args: str) -> Proc:
+        """The simulator with this host's topology, state and log in ``<host dir>/novalink``; ``args`` to it."""
         self.topology = host_topology(source, self.dir, self.index)
-        self.sim, proc = network.start_simulator(self.dir, self.topology)
+        self.sim, proc = network.start_simulator(self.dir, self.topology, *args)
         return self._add(proc)
 
     def compute_service(self, controller: compute.Nova) -> compute.Nova:

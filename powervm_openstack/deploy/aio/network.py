@@ -34,9 +34,9 @@ def physical_networks(topology: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def start_simulator(root: Path, topology: Path) -> tuple[SimulatorProcess, Proc]:
-    """``powervm-sim serve`` with ``topology`` and its state in ``root/novalink``."""
-    sim = SimulatorProcess(root / "novalink", "--topology", str(topology), name="powervm-sim").start()
+def start_simulator(root: Path, topology: Path, *args: str) -> tuple[SimulatorProcess, Proc]:
+    """``powervm-sim serve`` with ``topology``, its state in ``root/novalink`` and ``args`` (``--ovs-db``)."""
+    sim = SimulatorProcess(root / "novalink", "--topology", str(topology), *args, name="powervm-sim").start()
     assert sim.child is not None
     return sim, Proc("powervm-sim", sim.child, sim.port)
 

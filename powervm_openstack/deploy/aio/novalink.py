@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Iterator
 
 from pypowervm import adapter as pvm_adapter
+from pypowervm.tasks import partition as pvm_par
 from pypowervm.utils import uuid as pvm_uuid
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
@@ -37,3 +38,11 @@ def partition_state(url: str, server_id: str) -> str | None:
     wanted = pvm_uuid.convert_uuid_to_pvm(server_id).upper()
     with session(url) as adapter:
         return next((lpar.state for lpar in pvm_lpar.LPAR.get(adapter) if lpar.uuid.upper() == wanted), None)
+
+
+def ovs_trunks(url: str) -> dict[str, str]:
+    """The NovaLink partition's trunk adapters with an OVS bridge: ``{device name: external ids}``."""
+    with session(url) as adapter:
+        mgmt = pvm_par.get_mgmt_partition(adapter)
+        cnas = pvm_net.CNA.get(adapter, parent=mgmt)
+        return {cna.dev_name: cna.ovs_ext_ids or "" for cna in cnas if cna.is_trunk and cna.ovs_bridge}
