@@ -145,7 +145,7 @@ class ActiveClock:
         return getattr(self._rpc, name)
 
 
-def neutron_conf(transport_url: str, host: str) -> cfg.ConfigOpts:
+def neutron_conf(host: str) -> cfg.ConfigOpts:
     """A private configuration with what ``NeutronRpc`` and the heartbeat read."""
     from neutron.conf.agent import common as agent_conf
 
@@ -153,7 +153,6 @@ def neutron_conf(transport_url: str, host: str) -> cfg.ConfigOpts:
     conf.register_opt(cfg.StrOpt("host", default=host))
     agent_conf.register_agent_state_opts_helper(conf)
     conf([], project="powervm-benchmark", default_config_files=[])
-    conf.set_override("transport_url", transport_url)
     return conf
 
 
@@ -187,6 +186,11 @@ class RealNeutron:
 
     def __init__(self, server: Any, client: Any, vlans: list[int]) -> None:
         self.server, self.client = server, client
+        from neutron.conf.agent import common as agent_conf
+
+        # neutron's RPC client reads the global configuration: [AGENT] report_interval, and the policy engine
+        agent_conf.register_agent_state_opts_helper(cfg.CONF)
+        cfg.CONF([], project="powervm-benchmark", default_config_files=[])
         self.networks = {vlan: self._network(vlan) for vlan in vlans}
         self.host = ""
         self._rpc: Any = None
@@ -217,8 +221,11 @@ class RealNeutron:
 
         from powervm_openstack.network.agent.neutron_rpc import NeutronRpc, PortEvents
 
-        conf = neutron_conf(self.server.transport_url, self.host)
-        oslo_messaging.TransportURL.parse(conf)  # registers transport_url on this configuration
+        if "host" not in cfg.CONF:  # neutron's consumers name their queues after the global host
+            cfg.CONF.register_opt(cfg.StrOpt("host"))
+        cfg.CONF.set_override("host", self.host)
+        conf = cfg.CONF  # oslo.messaging and neutron's RPC clients read the global configuration
+        oslo_messaging.TransportURL.parse(conf)  # registers transport_url
         conf.set_override("transport_url", self.server.transport_url)
         agent_id = getattr(agent, "agent_id", f"reference-{self.host}")
         self._rpc = NeutronRpc(conf, agent_id, self.host)
