@@ -186,10 +186,9 @@ class RealNeutron:
 
     def __init__(self, server: Any, client: Any, vlans: list[int]) -> None:
         self.server, self.client = server, client
-        from neutron.conf.agent import common as agent_conf
+        from powervm_openstack.network.agent import service
 
-        # neutron's RPC client reads the global configuration: [AGENT] report_interval, and the policy engine
-        agent_conf.register_agent_state_opts_helper(cfg.CONF)
+        service.register(cfg.CONF)  # neutron's RPC clients and oslo.messaging read the global configuration
         cfg.CONF([], project="powervm-benchmark", default_config_files=[])
         self.networks = {vlan: self._network(vlan) for vlan in vlans}
         self.host = ""
@@ -221,8 +220,6 @@ class RealNeutron:
 
         from powervm_openstack.network.agent.neutron_rpc import NeutronRpc, PortEvents
 
-        if "host" not in cfg.CONF:  # neutron's consumers name their queues after the global host
-            cfg.CONF.register_opt(cfg.StrOpt("host"))
         cfg.CONF.set_override("host", self.host)
         conf = cfg.CONF  # oslo.messaging and neutron's RPC clients read the global configuration
         oslo_messaging.TransportURL.parse(conf)  # registers transport_url

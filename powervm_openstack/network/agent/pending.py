@@ -3,8 +3,8 @@
 Changes are keyed by MAC: a later plug or unplug of the same port replaces an earlier one.
 A batch that could not be served is put back without losing what arrived meanwhile. The window
 that gathers a batch starts when its first change arrives (a change that came while the previous
-batch was served has already waited); a batch of *urgent* plugs only (their VLAN is known to be on
-the bridge, so serving them costs no REST call) is taken without a window.
+batch was served has already waited); an *urgent* plug (its VLAN is known to be on the bridge, so
+serving it costs no REST call) ends the window at once, taking what has gathered so far with it.
 """
 
 from __future__ import annotations
@@ -43,11 +43,8 @@ class Batch:
         return bool(self.changes or self.added_uris or self.deleted_adapters or self.bridges or self.resync
                     or self.bindings or self.deleted_ports)  # fmt: skip
 
-    def only_urgent(self) -> bool:
-        return bool(self.changes) and all(c.urgent for c in self.changes.values()) and not (
-            self.added_uris or self.deleted_adapters or self.bridges or self.resync or self.bindings
-            or self.deleted_ports
-        )  # fmt: skip
+    def has_urgent(self) -> bool:
+        return any(c.urgent for c in self.changes.values())
 
     def plugs(self) -> list[PortChange]:
         return [c for c in self.changes.values() if c.action == PLUG]
@@ -101,9 +98,9 @@ class PendingChanges:
                 self._cond.wait(timeout)
             if not self._batch:
                 return Batch()
-            wait = 0.0 if self._batch.only_urgent() else self._batch.first_at + window - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
+            deadline = self._batch.first_at + window
+            while not self._batch.has_urgent() and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
         return self.take_now()
 
     def take_now(self) -> Batch:

@@ -77,6 +77,7 @@ class SeaAgent(PowerVMAgent):
         self.names: dict[str, str] = {}  # mac -> "port <id> (MAC, partition)" for decision lines
         self._unbound_logged: set[str] = set()
         self._next_full_scan = time.monotonic() + agent_conf.full_scan_interval
+        self._deleted_ports: set[str] = set()  # port_delete seen: a binding served late must not bring it back
 
     @property
     def adapters(self) -> dict[str, inventory.ClientAdapter]:
@@ -117,8 +118,9 @@ class SeaAgent(PowerVMAgent):
     # -- batches ---------------------------------------------------------------------------
     def serve(self, batch: Batch) -> None:
         changes = list(batch.changes.values()) + self._deleted(batch.deleted_adapters)
+        self._deleted_ports |= batch.deleted_ports
         self._forget_bindings([m for m, b in self.bound.items() if b.port_id in batch.deleted_ports], "was deleted")
-        self._bind(batch.bindings)
+        self._bind({m: b for m, b in batch.bindings.items() if str(b.get("port_id")) not in self._deleted_ports})
         self._plug([c for c in changes if c.action == PLUG])
         self._unplug([c for c in changes if c.action == UNPLUG])
         for uuid in batch.bridges:
@@ -236,13 +238,20 @@ class SeaAgent(PowerVMAgent):
             self.view.refresh_adapters()
         served = [a for a in self.adapters.values() if a.vswitch_id in self.bridge_switch.values()]
         self.ports = {}
-        for detail in self.device_details([a.mac for a in served]):
+        waiting = [m for m in self.bound if m not in {a.mac for a in served}]
+        details = self.device_details([a.mac for a in served] + waiting)
+        for detail in details:
+            if norm_mac(detail.get("device", "")) in waiting:
+                continue  # bound here and not plugged yet: kept until its plug or its lifetime
             bridge = self._bridge_for(detail)
             if bridge:
                 mac = norm_mac(detail["mac_address"])
                 self.ports[mac] = (bridge, int(detail["segmentation_id"]))
                 self.bound.pop(mac, None)
                 self.names[mac] = f"port {detail.get('port_id')} (MAC {mac}, {self._partition(mac, None)})"
+        gone = {norm_mac(d.get("device", "")) for d in details if "mac_address" not in d}
+        self._forget_bindings([m for m in waiting if m in gone], "is no longer bound here")
+        self._deleted_ports.clear()
         for bridge in self.bridge_switch:
             self._converge(bridge, self._wanted(bridge))
             if self.cleanup:
