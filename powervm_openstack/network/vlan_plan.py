@@ -72,6 +72,7 @@ class RefusalReason(enum.StrEnum):
     ARBITRARY_PVID = "arbitrary_pvid"
     SEA_FULL = "sea_full"
     NO_FREE_PVID = "no_free_pvid"
+    FIRMWARE = "firmware"  # the update was answered 400: the firmware's message is the detail
 
 
 @dataclasses.dataclass(frozen=True)

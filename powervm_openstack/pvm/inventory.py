@@ -64,7 +64,11 @@ def partitions(adapter: pvm_adapter.Adapter) -> list[Partition]:
 
 def client_adapters(adapter: pvm_adapter.Adapter, workers: int = 8) -> list[ClientAdapter]:
     """Every client network adapter of every partition on the host."""
-    parts = partitions(adapter)
+    return client_adapters_of(adapter, partitions(adapter), workers)
+
+
+def client_adapters_of(adapter: pvm_adapter.Adapter, parts: list[Partition], workers: int = 8) -> list[ClientAdapter]:
+    """The client network adapters of ``parts``: one adapter-feed GET per partition, on ``workers`` threads."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(lambda part: _adapters_of(adapter, part), parts)
         return [cna for found in results for cna in found]

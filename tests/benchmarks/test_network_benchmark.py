@@ -15,21 +15,24 @@ from benchmarks import common, network
 
 def test_quick_run_prints_the_comparison(capsys: pytest.CaptureFixture[str]) -> None:
     status = network.main(["--quick", "--plugs", "6", "--vlans", "3", "--burst", "0.3", "--write-ms", "5",
-                           "--read-ms", "1", "--batch-window", "0.05"])  # fmt: skip
+                           "--read-ms", "1", "--batch-window", "0.05", "--lead", "0.5", "--neutron", "stand-in"])  # fmt: skip
     out = capsys.readouterr().out
     assert status == 0, out
     lines = out.splitlines()
     assert lines[0].startswith("Scenario: 6 plugs over 3 VLANs in 0.3 s, 5 ms per write, 1 ms per read;")
     header = next(line for line in lines if "calls/bridge/batch mean" in line)
-    for column in ("batches", "p50 plug->ACTIVE s", "p95 s", "total s", "not ACTIVE", "VLANs missing"):
+    for column in ("batches", "plug-only batch max", "p50 plug->ACTIVE s", "p95 s", "max s", "total s", "not ACTIVE",
+                   "VLANs missing"):  # fmt: skip
         assert column in header
-    first_table = lines[lines.index(header) : lines.index("", lines.index(header))]
+    first_table = lines[lines.index(header) : lines.index("REST calls by kind (all batches):", lines.index(header))]
     rows = {line.split("  ")[0].strip(): line for line in first_table if line.startswith(("ours", "reference"))}
     assert {"ours", "reference", "ours / reference"} <= set(rows)
     # every port went ACTIVE, every VLAN is on both SEAs
     assert rows["ours"].split()[-2:] == ["0", "0"] and rows["reference"].split()[-2:] == ["0", "0"]
     assert "REST calls by kind (all batches):" in out and "POST NetworkBridge" in out
-    assert any(line.startswith("Targets: <= 2 REST calls per bridge per batch:") for line in lines)
+    assert "stand-in neutron, new VLANs:" in lines and "stand-in neutron, provisioned at binding:" in lines
+    assert any(line.startswith("Targets: <= 2 calls per bridge per batch:") for line in lines)
+    assert any(line.startswith("Targets: p95 <= 0.2x the reference's:") for line in lines)
 
 
 def test_dispatcher_lists_and_refuses_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -70,14 +70,15 @@ def test_an_adapter_made_after_the_heal_scan_keeps_its_vlan():
             bridger.ensure_vlans_on_nb(adapter, adapter.sys_uuid, bridge.uuid, [2101])
             stopped = next(p for p in pvm_lpar.LPAR.get(adapter) if p.state != "running")
             agent = sea_agent(adapter, StubNeutron())
-            real_scan, made = agent._scan, []
+            real_scan, made = agent.view.cold_scan, []
 
-            def scan_then_nova_creates_an_adapter() -> None:
-                real_scan()
+            def scan_then_nova_creates_an_adapter():  # noqa: ANN202
+                missed = real_scan()
                 if not made:  # right after the heal's scan, before its cleanup
                     made.append(pvm_cna.crt_cna(adapter, None, stopped.uuid, 2101))
+                return missed
 
-            agent._scan = scan_then_nova_creates_an_adapter
+            agent.view.cold_scan = scan_then_nova_creates_an_adapter
             agent.heal("test")
             final = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
             assert made and 2101 in final.list_vlans(), "the VLAN of a new adapter was removed"

@@ -34,6 +34,7 @@ _CNA_URI = re.compile(r"/(LogicalPartition|VirtualIOServer)/[^/]+/ClientNetworkA
 _BRIDGE_URI = re.compile(r"/NetworkBridge/([^/?]+)")
 _RESYNC_EVENTS = ("CACHE_CLEARED", "MISSING_EVENTS", "NEW_CLIENT")
 _DETAILS_CHUNK = 200
+PERIODIC_HEAL = "periodic heal"
 
 
 class PowerVMAgent:
@@ -78,6 +79,20 @@ class PowerVMAgent:
         """Re-check every port and VLAN on the host and converge."""
         raise NotImplementedError
 
+    def housekeeping(self) -> None:
+        """Called by the worker after every pass (at least once a second): timed work such as retries."""
+
+    def on_port_update(self, port: dict[str, Any], segment: dict[str, Any]) -> None:
+        """Neutron's ``port_update`` for a port bound to this host (RPC thread: record only)."""
+        self.pending.port(vif_event.norm_mac(port["mac_address"]), PLUG)
+
+    def on_port_delete(self, port_id: str) -> None:
+        """Neutron's ``port_delete`` (RPC thread: record only); the adapter's removal drives the cleanup."""
+
+    def on_vif(self, vif: vif_event.VifEvent) -> None:
+        """A VIF plug/unplug event of this agent's type (listener thread: record only)."""
+        self.pending.port(vif.mac, PLUG if vif.action == "plug" else UNPLUG, vif.uri)
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Connect (waiting for the REST API), set up, start heartbeat, events and RPC."""
@@ -86,7 +101,7 @@ class PowerVMAgent:
         self._heartbeat = threading.Thread(target=self._report_loop, name="heartbeat", daemon=True)
         self._heartbeat.start()
         self.adapter.session.get_event_listener().subscribe(_EventHandler(self))
-        self.rpc.consume_port_events(PortEvents(self.host, lambda mac: self.pending.port(mac, PLUG)))
+        self.rpc.consume_port_events(PortEvents(self.host, self.on_port_update, self.on_port_delete))
         self.pending.resync("agent start")
         self._started = True
         LOG.info("%s started on host %s (system %s)", self.binary, self.host, self.host_uuid)
@@ -118,8 +133,9 @@ class PowerVMAgent:
         agent_conf = self.conf[config.GROUP]
         batch = self.pending.take(timeout=timeout, window=agent_conf.batch_window)
         if time.monotonic() >= self._next_heal and not batch.resync:
-            batch.resync = "periodic heal"
+            batch.resync = PERIODIC_HEAL
         if not batch:
+            self._housekeeping()
             return
         new_request = getattr(self.rpc, "new_request", None)
         if new_request is not None:
@@ -131,6 +147,7 @@ class PowerVMAgent:
                 batch.resync = None
             if batch:
                 self.serve(batch)
+            self.housekeeping()
         except (PowerVMNetworkError, pvm_exc.Error) as exc:  # understood: one line, no traceback
             LOG.error(
                 "Serving port changes failed: %s; retrying in %ds", _first_line(exc), agent_conf.exception_interval
@@ -139,6 +156,14 @@ class PowerVMAgent:
         except Exception:
             LOG.exception("Serving port changes failed; retrying in %ds", agent_conf.exception_interval)
             self._retry_later(batch)
+
+    def _housekeeping(self) -> None:
+        try:
+            self.housekeeping()
+        except (PowerVMNetworkError, pvm_exc.Error) as exc:
+            LOG.error("Timed work failed: %s; tried again on the next pass", _first_line(exc))
+        except Exception:
+            LOG.exception("Timed work failed; tried again on the next pass")
 
     def _retry_later(self, batch: Batch) -> None:
         self.pending.put_back(batch)
@@ -207,9 +232,13 @@ class PowerVMAgent:
             vif = vif_event.parse(etype, data, event.get("EventDetail", ""))
             if vif is not None:
                 if vif.vif_type == self.vif_type:
-                    self.pending.port(vif.mac, PLUG if vif.action == "plug" else UNPLUG, vif.uri)
+                    self.on_vif(vif)
                 continue
-            self._on_uri_event(etype, data)
+            self.on_uri_event(etype, data, event.get("EventDetail", "") or "")
+
+    def on_uri_event(self, etype: str, data: str, detail: str) -> None:
+        """An ADD_URI / MODIFY_URI / DELETE_URI event (listener thread: record only)."""
+        self._on_uri_event(etype, data)
 
     def _on_uri_event(self, etype: str, data: str) -> None:
         cna = _CNA_URI.search(data)

@@ -52,6 +52,21 @@ SEA_OPTS = [
         help="At most this many stale VLANs are removed in one bridge update during a heal pass, so that "
         "new port plugs are served in between.",
     ),
+    cfg.IntOpt(
+        "full_scan_interval",
+        default=21600,
+        min=10,
+        help="Seconds between two backstop full scans of the host. Between them the agent's view of the host "
+        "is kept from the PowerVM event feed (a heal re-reads only what events named); the backstop re-reads "
+        "every partition and logs what the events had missed.",
+    ),
+    cfg.IntOpt(
+        "binding_provision_lifetime",
+        default=600,
+        min=10,
+        help="Seconds a VLAN put on its bridge when neutron bound a port to this host is kept for that port "
+        "while no adapter has been plugged for it; then it is cleaned up like any unused VLAN (logged).",
+    ),
 ]
 
 

@@ -67,19 +67,23 @@ class NeutronRpc:
 
 
 class PortEvents:
-    """The RPC endpoint: forwards port updates for this host to the agent."""
+    """The RPC endpoint: forwards port updates (with their segment) for this host, and port deletions."""
 
     target = oslo_messaging.Target(version="1.4")
 
-    def __init__(self, host: str, on_port: Any) -> None:
+    def __init__(self, host: str, on_port: Any, on_delete: Any = None) -> None:
         self._host = host
         self._on_port = on_port
+        self._on_delete = on_delete
 
     def port_update(self, context: Any, **kwargs: Any) -> None:
         port = kwargs.get("port") or {}
         if port.get("binding:host_id") == self._host and port.get("mac_address"):
             LOG.debug("port_update for port %s (%s) bound here", port.get("id"), port.get("mac_address"))
-            self._on_port(port["mac_address"])
+            segment = {k: kwargs.get(k) for k in ("network_type", "segmentation_id", "physical_network")}
+            self._on_port(port, segment)
 
     def port_delete(self, context: Any, **kwargs: Any) -> None:
-        LOG.debug("port_delete for port %s: the adapter's removal drives the cleanup", kwargs.get("port_id"))
+        LOG.debug("port_delete for port %s", kwargs.get("port_id"))
+        if self._on_delete is not None and kwargs.get("port_id"):
+            self._on_delete(kwargs["port_id"])

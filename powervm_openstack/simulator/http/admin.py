@@ -49,6 +49,10 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         body = _body(environ) or {}
         app.events.lose_events(bool(body.get("signalled", True)))
         return _json(200, {"lost": True})
+    if path == "/sim/events/mute" and method == "POST":
+        body = _body(environ) or {}
+        app.events.mute(bool(body.get("muted", True)))
+        return _json(200, {"muted": bool(body.get("muted", True))})
     return _json(404, {"error": f"No admin endpoint {method} {path}."})
 
 

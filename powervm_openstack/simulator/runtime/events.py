@@ -7,7 +7,10 @@ Semantics, as NovaLink serves them:
 - a poll with nothing queued waits up to ``wait_seconds`` and then answers an empty feed;
 - a queue that falls more than ``queue_limit`` events behind is cleared: the client gets one
   ``CACHE_CLEARED`` and must re-read what it caches; lost events (fault injection) are
-  announced with ``MISSING_EVENTS`` unless the loss is meant to be silent.
+  announced with ``MISSING_EVENTS`` unless the loss is meant to be silent;
+- while *muted* (fault injection, ``POST /sim/events/mute``), committed changes reach no client
+  and nothing announces it: what a client caches from events silently goes stale, as when a real
+  NovaLink drops an event without knowing.
 The queues are cursors into the store's change log, so nothing is copied per client.
 """
 
@@ -36,6 +39,7 @@ class EventFeed:
         self.queue_limit = queue_limit
         self._cursors: dict[str, int] = {}
         self._pending: dict[str, str] = {}  # appid -> CACHE_CLEARED / MISSING_EVENTS to announce
+        self._muted: list[list[int | None]] = []  # [first change id, last change id or None while muted]
         self._lock = threading.Lock()
 
     def poll(self, appid: str, base: str) -> str:
@@ -66,6 +70,21 @@ class EventFeed:
             "signalled" if signalled else "silent",
         )
 
+    def mute(self, muted: bool) -> None:
+        """Fault injection: from now on (``muted``) or no longer, committed changes are dropped silently."""
+        last = self.store.last_change_id()
+        with self._lock:
+            if muted and not (self._muted and self._muted[-1][1] is None):
+                self._muted.append([last + 1, None])
+            elif not muted and self._muted and self._muted[-1][1] is None:
+                self._muted[-1][1] = last
+        LOG.warning(
+            "Event feed %s (after change %d)", "muted: changes are dropped silently" if muted else "unmuted", last
+        )
+
+    def _heard(self, change_id: int) -> bool:
+        return not any(first <= change_id and (last is None or change_id <= last) for first, last in self._muted)
+
     def _take(self, appid: str) -> list[tuple[str, int, str, str]]:
         """Events for ``appid`` as ``(type, id, data path, detail)``; advances its cursor."""
         with self._lock:
@@ -85,7 +104,7 @@ class EventFeed:
             return []
         with self._lock:
             self._cursors[appid] = max(self._cursors.get(appid, 0), changes[-1].id)
-        return [_event_tuple(c) for c in changes]
+            return [_event_tuple(c) for c in changes if self._heard(c.id)]
 
     def _overflow(self, appid: str) -> list[tuple[str, int, str, str]]:
         last = self.store.last_change_id()
