@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from powervm_openstack.deploy import render, settings
-from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, novalink, placement
 from powervm_openstack.deploy.aio.base import Proc
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
 from powervm_openstack.deploy.services import ServiceRun
@@ -122,10 +122,26 @@ class Cloud:
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
 
     def settings(self) -> settings.Settings:
-        """The PowerVM settings of this cloud: the simulator as NovaLink, localdisk on its ``datavg``."""
+        """The PowerVM settings of this cloud: the simulator as NovaLink, localdisk on its ``datavg``.
+
+        ``sriov_physical_networks`` names every SR-IOV physical port of the host by its label and
+        address, so nova-compute's ``[pci] device_spec`` tags each port's pseudo-VFs with its network.
+        """
         rest = self.sim.rest_options()
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
+                                   "sriov_physical_networks": novalink.sriov_physical_networks(self.sim.url),
                                    "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"}})  # fmt: skip
+
+    def restart(self, service: str) -> None:
+        """Stop the process of ``service`` (e.g. ``nova-compute``) and start it again with the same command."""
+        proc = next((p for p in self.procs if p.service == service), None)
+        if proc is None:
+            raise ValueError(
+                f"no service {service!r} in this cloud; services: {', '.join(p.service for p in self.procs)}"
+            )
+        stop_children([proc.child])
+        proc.child = proc.child.respawn()
+        self.write_state("up")
 
     def _keystone(self) -> None:
         proc, self.keystone_url = identity.start(self.dir, self.run.create_database("keystone"))
