@@ -9,7 +9,8 @@ import pytest
 
 from powervm_openstack.demo_servers import ServerDemo
 
-pytestmark = pytest.mark.integration
+# The first cloud test of a process pays the bring-up in its set-up (minutes on a loaded machine).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 
 def test_the_demo_steps_pass_on_the_cloud(aio_cloud: Any) -> None:

@@ -17,7 +17,8 @@ from powervm_openstack.deploy.aio import novalink
 from powervm_openstack.deploy.aio.cloud import Cloud
 from tests.fixtures.waiting import wait_for
 
-pytestmark = pytest.mark.integration
+# The first cloud test of a process pays the bring-up in its set-up (minutes on a loaded machine).
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 SRIOV_VLAN = 1300
 SEA_VLAN = 1301
