@@ -49,9 +49,11 @@ def network(aio_cloud: Cloud) -> Iterator[Callable[[str, str, int], Any]]:
     yield make
     for net in made:
         ports = list(conn.network.ports(network_id=net.id))
-        for server_id in {p.device_id for p in ports if p.device_owner.startswith("compute:")}:
-            conn.compute.delete_server(server_id, ignore_missing=True)
-            conn.compute.wait_for_delete(conn.compute.get_server(server_id), wait=240, interval=2)
+        for server_id in {p.device_id for p in ports if (p.device_owner or "").startswith("compute:")}:
+            server = conn.compute.find_server(server_id, ignore_missing=True)
+            if server is not None:
+                conn.compute.delete_server(server)
+                conn.compute.wait_for_delete(server, wait=240, interval=2)
         for port in ports:
             conn.network.delete_port(port, ignore_missing=True)
         conn.network.delete_network(net, ignore_missing=True)
