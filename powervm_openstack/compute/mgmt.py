@@ -16,8 +16,9 @@ from powervm_openstack.compute import exception as exc
 
 LOG = logging.getLogger(__name__)
 
-#: Where the kernel shows devices; a test points these at the simulator's device directory.
-DEV_ROOT = "/dev"
+#: Where the kernel shows devices; a test points these at the simulator's device directory, the
+#: all-in-one cloud's nova-compute with ``POWERVM_DEVICE_ROOT`` (its simulator's ``--mgmt-device-dir``).
+DEV_ROOT = os.environ.get("POWERVM_DEVICE_ROOT", "/dev")
 SYS_ROOT = "/sys"
 
 

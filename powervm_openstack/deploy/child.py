@@ -51,6 +51,7 @@ class ChildProcess:
     def __init__(self, name: str, argv: list[str], log: Path, env: Mapping[str, str], cwd: Path) -> None:
         self.name = name
         self.log = log
+        self._spawn = (argv, env, cwd)
         # setpriv --pdeathsig makes the child get SIGTERM if the thread that started it dies, so a
         # killed test run does not leave a neutron server behind on a shared machine.
         setpriv = shutil.which("setpriv")
@@ -65,6 +66,11 @@ class ChildProcess:
                 cwd=cwd,
                 start_new_session=True,
             )
+
+    def respawn(self) -> ChildProcess:
+        """A new child with the same command, environment, directory and log (this one must have ended)."""
+        argv, env, cwd = self._spawn
+        return ChildProcess(self.name, argv, self.log, env, cwd)
 
     @property
     def pid(self) -> int:

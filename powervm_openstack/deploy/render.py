@@ -5,7 +5,8 @@
 * ``controller``: ``ml2_conf_powervm.ini`` -- ``[ml2] mechanism_drivers`` = what is configured plus
   ``pvm_sea``/``pvm_sriov`` (each once, configured ones first). Load it after ``ml2_conf.ini``.
 * ``compute``: ``nova-powervm.conf`` (``compute_driver = powervm.PowerVMDriver``, ``[powervm]``,
-  ``[powervm_rest]``, ``[pci] device_spec`` per labelled SR-IOV physical network; load it after
+  ``[powervm_rest]``, ``[pci] device_spec`` per SR-IOV physical network (addressed entries first, then
+  the one without addresses, as nova tags a device from the first entry that matches); load it after
   ``nova.conf`` or put it into ``nova.conf.d``), and ``powervm-sea-agent.ini`` / ``powervm-sriov-agent.ini``
   for the agents named in ``settings.agents`` (load each after ``neutron.conf``); with telemetry
   enabled, ``ceilometer-powervm.conf`` and ``polling-powervm.yaml`` (:mod:`.telemetry_files`).
@@ -94,6 +95,16 @@ def _nova_opts() -> tuple[cfg.Opt, cfg.Opt]:
     return driver, spec
 
 
+def device_specs(entries: Sequence[str]) -> list[str]:
+    """``[pci] device_spec`` values for ``<physnet>[:<dddd:bb>]`` entries: addressed ones first."""
+    specs = []
+    for entry in sorted(entries, key=lambda e: ":" not in e):
+        physnet, _, address = entry.partition(":")
+        spec = {"physical_network": physnet, **({"address": f"{address.lower()}:*.*"} if address else {})}
+        specs.append(json.dumps(spec, sort_keys=True))
+    return specs
+
+
 def _rest(settings: Settings) -> Section:
     values = dict(settings.novalink)
     if settings.password is not None:
@@ -115,8 +126,7 @@ def _compute(settings: Settings) -> dict[str, list[Section]]:
         nova.append((compute_conf.GROUP, compute_conf.OPTS, dict(settings.compute)))
     nova.append(_rest(settings))
     if settings.sriov_physical_networks:
-        specs = [json.dumps({"physical_network": p}, sort_keys=True) for p in settings.sriov_physical_networks]
-        nova.append(("pci", [spec], {"device_spec": specs}))
+        nova.append(("pci", [spec], {"device_spec": device_specs(settings.sriov_physical_networks)}))
     files = {"nova-powervm.conf": nova}
     common = agent_config.COMMON_OPTS
     if "sea" in settings.agents:

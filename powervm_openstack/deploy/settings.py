@@ -8,6 +8,7 @@ A settings file (YAML) or dict has these keys, all optional::
       password_file: /etc/powervm/rest.password   # a reference: the password is read from this file
     bridge_mappings: [default:ent5:vios1]          # -> [AGENT] bridge_mappings of the SEA agent
     sriov_physical_networks: [prod]                # labelled SR-IOV physical networks -> nova's [pci]
+                                                   # several: [default:0001:00, prod:0001:01, ...] (see below)
     ml2_mechanism_drivers: [openvswitch]           # what the controller has configured already
     agents: [sea, sriov]                           # which PowerVM agents a compute node runs
     compute: {disk_driver: localdisk, volume_group_name: datavg}   # any [powervm] option
@@ -16,7 +17,13 @@ A settings file (YAML) or dict has these keys, all optional::
 
 Option values are checked with the types of the very ``oslo.config`` options the programs register
 (``powervm_openstack.compute.conf``, ``pvm.connection``, ``network.agent.config``/``sriov_config``), so
-defaults, types and limits live in one place. Any bad value raises :class:`SettingsError` with one
+defaults, types and limits live in one place.
+
+``sriov_physical_networks`` entries are ``<physnet>`` or ``<physnet>:<port address>``, the address
+being the ``dddd:bb`` prefix of a physical port's pseudo-VFs (adapter id, port id: see
+``powervm_openstack.compute.pci``). nova tags a device with the first ``[pci] device_spec`` entry
+that matches it, so at most one physical network may be given without addresses: it takes every
+port the addressed entries do not select. Any bad value raises :class:`SettingsError` with one
 line naming the key, the value and what is allowed. The password never appears in ``repr``.
 """
 
@@ -42,6 +49,7 @@ from powervm_openstack.pvm import connection
 AGENTS = ("sea", "sriov")
 PVM_MECHANISM_DRIVERS = ("pvm_sea", "pvm_sriov")
 _LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PORT_ADDRESS = re.compile(r"^[0-9a-fA-F]{4}:[0-9a-fA-F]{2}$")
 _KEYS = ("novalink", "bridge_mappings", "sriov_physical_networks", "ml2_mechanism_drivers", "agents", "compute",
          "agent", "telemetry")  # fmt: skip
 
@@ -126,6 +134,26 @@ def _names(key: str, value: Any, choices: tuple[str, ...] | None = None) -> tupl
     return names
 
 
+def _sriov_networks(value: Any) -> tuple[str, ...]:
+    """``<physnet>`` or ``<physnet>:<dddd:bb>`` entries; at most one physical network without an address."""
+    key = "sriov_physical_networks"
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _fail(key, value, "a list of <physnet> or <physnet>:<port address dddd:bb>")
+    entries = tuple(str(i).strip() for i in items if str(i).strip())
+    for entry in entries:
+        name, _, address = entry.partition(":")
+        if not _LABEL.match(name) or (address and not _PORT_ADDRESS.match(address)):
+            raise _fail(key, entry, "<physnet> (letters, digits, '_', '.', '-') or <physnet>:<dddd:bb> (hex)")
+    bare = [e for e in entries if ":" not in e]
+    if len(bare) > 1:
+        raise _fail(key, ", ".join(bare), "at most one physical network without port addresses "
+                    "(nova tags every device with the first device_spec entry that matches it)")  # fmt: skip
+    return entries
+
+
 def _bridge_mappings(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -192,7 +220,7 @@ def from_dict(data: Mapping[str, Any] | None) -> Settings:
         novalink=_options("novalink", novalink_raw, connection.OPTS),
         password=password,
         bridge_mappings=_bridge_mappings(data.get("bridge_mappings")),
-        sriov_physical_networks=_names("sriov_physical_networks", data.get("sriov_physical_networks")),
+        sriov_physical_networks=_sriov_networks(data.get("sriov_physical_networks")),
         ml2_mechanism_drivers=_names("ml2_mechanism_drivers", data.get("ml2_mechanism_drivers")),
         agents=_names("agents", data.get("agents", list(AGENTS)), AGENTS),
         compute=compute,

@@ -69,6 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", help="PEM certificate (chain): serve https instead of http")
     serve.add_argument("--tls-key", help="PEM private key of --tls-cert")
     serve.add_argument("--ovs-db", help="ovsdb socket (unix:/path): OVS trunks become real devices on it (root)")
+    serve.add_argument(
+        "--mgmt-device-dir", help="folder where disks mapped to NovaLink appear (disk/by-id/scsi-<udid>)"
+    )
     serve.set_defaults(func=_serve)
 
     faults = sub.add_parser("faults", help="show, set or clear fault rules of a running simulator")
@@ -112,6 +115,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise ValueError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     if args.faults:
         server.app.faults.set_rules(_read_rules(args.faults))
+    if args.mgmt_device_dir:
+        from powervm_openstack.simulator.model import vscsi
+
+        vscsi.set_mgmt_device_dir(server.store, str(Path(args.mgmt_device_dir).resolve()))
     devices = OvsDeviceHost(args.ovs_db).attach(server.store) if args.ovs_db else None
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -5,9 +5,11 @@ Driven over HTTP by pypowervm's own storage tasks, the ones the compute driver's
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
+import requests
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import cluster_ssp as pvm_cssp
 from pypowervm.tasks import partition as pvm_par
@@ -146,6 +148,9 @@ def test_disk_mapped_to_the_management_partition_surfaces_as_a_device(sim, adapt
         pvm_smap.add_vscsi_mapping(None, vios.uuid, mgmt.uuid, disk)
         device = tmp_path / "disk" / "by-id" / f"scsi-{disk.udid}"
         assert device.read_bytes() == data
+        digest = requests.get(f"{sim.url}/sim/devices/{disk.udid}", timeout=30).json()
+        assert digest == {"udid": disk.udid, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        assert requests.get(f"{sim.url}/sim/devices/nosuchdisk", timeout=30).status_code == 404
         pvm_smap.remove_vdisk_mapping(adapter, vios.uuid, mgmt.id, disk_names=["b_mgmt"])
         assert not device.exists()
     finally:

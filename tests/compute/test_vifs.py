@@ -67,3 +67,29 @@ def test_rmc_adapter_on_mgmtswitch_once(adapter, lpar):
     assert first and mgmt.plug(adapter, host, lpar.uuid).split("?")[0] == first.split("?")[0]
     (cna,) = pvm_net.CNA.get(adapter, parent=lpar)
     assert cna.pvid == 4094
+
+
+def _backing_ports(adapter, sysw, vnic):
+    where = {(a.sriov_adap_id, p.port_id): p.loc_code for a in sysw.asio_config.sriov_adapters for p in a.phys_ports}
+    return sorted(where[(b.sriov_adap_id, b.pport_id)] for b in vnic.back_devs)
+
+
+def test_sriov_plug_prefers_link_up_ports_and_takes_link_down_ones_for_redundancy(adapter, lpar):
+    sysw = pvm_ms.System.get(adapter)[0]
+    prod = [p for a in sysw.asio_config.sriov_adapters for p in a.phys_ports if p.label == "prod"]
+    up = [p.loc_code for p in prod if p.link_status]
+    down = [p.loc_code for p in prod if not p.link_status]
+    assert up and down, "the default host has prod ports with the link up and down"
+    driver = sriov.SriovVifDriver(adapter, None)
+    # Redundancy 1: the link-up port, even when the binding lists the link-down one first.
+    vif = _vif("pvm_sriov", "fa:16:3e:00:00:04", vlan="56", physical_ports=down + up, redundancy=1)
+    driver.plug(lpar.uuid, vif)
+    (vnic,) = pvm_card.VNIC.get(adapter, parent=lpar)
+    assert _backing_ports(adapter, sysw, vnic) == up
+    assert driver.unplug(lpar.uuid, vif)
+    # Redundancy 2 with one link up: the link-down port completes it (PowerVM accepts it; failover target).
+    vif = _vif("pvm_sriov", "fa:16:3e:00:00:05", vlan="56", physical_ports=up + down[:1], redundancy=2)
+    driver.plug(lpar.uuid, vif)
+    (vnic,) = pvm_card.VNIC.get(adapter, parent=lpar)
+    assert _backing_ports(adapter, sysw, vnic) == sorted(up + down[:1])
+    assert driver.unplug(lpar.uuid, vif)

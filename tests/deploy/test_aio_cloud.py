@@ -49,3 +49,7 @@ def test_server_on_a_sea_port_boots_and_goes_away(aio_cloud: Cloud) -> None:
     conn.compute.wait_for_delete(server, wait=180, interval=2)
     assert novalink.partition_state(cloud.sim.url, server.id) is None
     wait_for(lambda: all(VLAN not in vlans for vlans in sea_vlans(cloud)), "the VLAN to leave both SEAs", timeout=90)
+    # The cloud is shared: leave it as it was found (the demo's test uses VLAN 1234 again).
+    conn.network.delete_port(port, ignore_missing=True)
+    conn.network.delete_network(net, ignore_missing=True)
+    conn.image.delete_image(image, ignore_missing=True)

@@ -17,7 +17,7 @@ from powervm_openstack.pvm import connection
 FULL = {
     "novalink": {"host": "nl1.example.com", "user": "admin", "password": "pa$$w0rd", "protocol": "https"},
     "bridge_mappings": ["default:ent5:vios1", "prod:ent8:vios1"],
-    "sriov_physical_networks": ["prod", "backup"],
+    "sriov_physical_networks": ["backup", "prod:0001:01", "prod:0001:02"],
     "ml2_mechanism_drivers": ["openvswitch", "pvm_sea"],
     "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
     "agent": {"heal_and_optimize_interval": 600, "vnic_required_vfs": 1},
@@ -65,8 +65,12 @@ def test_compute_nova_file(tmp_path):
     assert conf.compute_driver == "powervm.PowerVMDriver"
     assert conf.powervm.volume_group_name == "datavg"
     assert conf.powervm_rest.password == "pa$$w0rd"  # $ survives oslo.config's interpolation
-    assert [json.loads(s) for s in conf.pci.device_spec] == [{"physical_network": "prod"},
-                                                             {"physical_network": "backup"}]  # fmt: skip
+    # nova tags a device from the first entry that matches it: the addressed entries come first.
+    assert [json.loads(s) for s in conf.pci.device_spec] == [
+        {"address": "0001:01:*.*", "physical_network": "prod"},
+        {"address": "0001:02:*.*", "physical_network": "prod"},
+        {"physical_network": "backup"},
+    ]
     compute_conf.validate(conf)
 
 

@@ -40,6 +40,8 @@ def test_values_are_converted_by_the_option_types():
         ({"bridge_mappings": ["a:ent5:v1", "a:ent6:v1"]}, "maps physical network 'a' more than once"),
         ({"agents": ["ovs"]}, "'agents': value 'ovs' is not allowed; allowed: any of sea, sriov"),
         ({"sriov_physical_networks": ["pr od"]}, "'sriov_physical_networks': value 'pr od' is not allowed"),
+        ({"sriov_physical_networks": ["prod:1:01"]}, "value 'prod:1:01' is not allowed; allowed: <physnet> ("),
+        ({"sriov_physical_networks": ["prod", "backup"]}, "value 'prod, backup' is not allowed; allowed: at most one physical network without port addresses"),
         ({"agent": {"bridge_mappings": "x"}}, "'agent.bridge_mappings'"),
         ({"telemetry": {"enabled": "yes"}}, "'telemetry.enabled': value 'yes' is not allowed; allowed: true or false"),
     ],

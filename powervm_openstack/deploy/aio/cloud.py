@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from powervm_openstack.deploy import render, settings
-from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, placement
+from powervm_openstack.deploy.aio import catalog, compute, identity, image, network, novalink, placement
 from powervm_openstack.deploy.aio import ovs as aio_ovs
 from powervm_openstack.deploy.aio import telemetry as telemetry_mod
 from powervm_openstack.deploy.aio.base import Proc
@@ -133,13 +133,30 @@ class Cloud:
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
 
     def settings(self, sim: Any = None) -> settings.Settings:
-        """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``."""
-        rest = (sim or self.sim).rest_options()
+        """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``.
+
+        ``sriov_physical_networks`` names every SR-IOV physical port of the host by its label and
+        address, so nova-compute's ``[pci] device_spec`` tags each port's pseudo-VFs with its network.
+        """
+        sim = sim or self.sim
+        rest = sim.rest_options()
         extra = {"telemetry": self.telemetry.settings()} if self.telemetry is not None else {}
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
                                    "ml2_mechanism_drivers": ["openvswitch"] if self.ovs else [],
+                                   "sriov_physical_networks": novalink.sriov_physical_networks(sim.url),
                                    "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
                                    **extra})  # fmt: skip
+
+    def restart(self, service: str) -> None:
+        """Stop the process of ``service`` (e.g. ``nova-compute``) and start it again with the same command."""
+        proc = next((p for p in self.procs if p.service == service), None)
+        if proc is None:
+            raise ValueError(
+                f"no service {service!r} in this cloud; services: {', '.join(p.service for p in self.procs)}"
+            )
+        stop_children([proc.child])
+        proc.child = proc.child.respawn()
+        self.write_state("up")
 
     def _keystone(self) -> None:
         proc, self.keystone_url = identity.start(self.dir, self.run.create_database("keystone"))

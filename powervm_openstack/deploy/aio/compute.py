@@ -25,6 +25,10 @@ from powervm_openstack.deploy.aio.base import (
 )
 from powervm_openstack.deploy.neutron_config import IniValue, render_ini
 
+#: nova 34's default ``[filter_scheduler] enabled_filters`` plus PciPassthroughFilter.
+SCHEDULER_FILTERS = ("ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,"
+                     "ServerGroupAffinityFilter,PciPassthroughFilter")  # fmt: skip
+
 
 @dataclasses.dataclass
 class NovaDatabases:
@@ -49,6 +53,9 @@ def _common(svc: ServiceDir, transport_url: str, keystone_url: str, host: str) -
         "conductor": {"workers": 1},
         # The compute host is mapped to cell1 by the scheduler within seconds, without nova-manage.
         "scheduler": {"workers": 1, "discover_hosts_in_cells_interval": 2},
+        # PCI requests of neutron `direct` ports are scheduled by this filter only: nova 34 keeps
+        # devices tagged with a physical_network out of placement ([pci] report_in_placement).
+        "filter_scheduler": {"enabled_filters": SCHEDULER_FILTERS},
         **authtoken(keystone_url, "nova"),
     }  # fmt: skip
 
@@ -59,6 +66,8 @@ class Nova:
     def __init__(self, root: Path, dbs: NovaDatabases, transport_url: str, keystone_url: str, host: str) -> None:
         self.svc = ServiceDir(root, "nova")
         self.svc.env["OS_NOVA_CONFIG_DIR"] = str(self.svc.etc)
+        # The simulator surfaces disks mapped to NovaLink there (network.start_simulator): snapshots read them.
+        self.svc.env["POWERVM_DEVICE_ROOT"] = str((root / "novalink" / "dev").resolve())
         self.dbs = dbs
         self.transport_url, self.keystone_url = transport_url, keystone_url
         self.conf = self.svc.etc / "nova.conf"

@@ -36,7 +36,10 @@ def physical_networks(topology: Path) -> list[str]:
 
 def start_simulator(root: Path, topology: Path, *args: str) -> tuple[SimulatorProcess, Proc]:
     """``powervm-sim serve`` with ``topology``, its state in ``root/novalink`` and ``args`` (``--ovs-db``)."""
-    sim = SimulatorProcess(root / "novalink", "--topology", str(topology), *args, name="powervm-sim").start()
+    # Disks mapped to NovaLink (snapshots) appear as files there, as nova-compute reads them: see compute.py.
+    devices = root / "novalink" / "dev"
+    sim = SimulatorProcess(root / "novalink", "--topology", str(topology), "--mgmt-device-dir", str(devices), *args,
+                           name="powervm-sim").start()  # fmt: skip
     assert sim.child is not None
     return sim, Proc("powervm-sim", sim.child, sim.port)
 

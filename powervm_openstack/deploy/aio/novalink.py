@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Any
 
+import requests
 from pypowervm import adapter as pvm_adapter
 from pypowervm.tasks import partition as pvm_par
+from pypowervm.tasks import power as pvm_power
+from pypowervm.tasks import power_opts as pvm_popts
+from pypowervm.tasks import storage as pvm_stg
 from pypowervm.utils import uuid as pvm_uuid
+from pypowervm.wrappers import base_partition as pvm_bp
+from pypowervm.wrappers import iocard as pvm_iocard
 from pypowervm.wrappers import logical_partition as pvm_lpar
+from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 
+from powervm_openstack.compute import pci
 from powervm_openstack.deploy.processes import SIM_PASSWORD, SIM_USER
+from powervm_openstack.network import sriov_ports
 
 
 @contextlib.contextmanager
@@ -35,9 +45,65 @@ def sea_vlans(url: str) -> list[set[int]]:
 
 def partition_state(url: str, server_id: str) -> str | None:
     """The state of nova server ``server_id``'s partition (``running`` ...), or None when there is none."""
-    wanted = pvm_uuid.convert_uuid_to_pvm(server_id).upper()
     with session(url) as adapter:
-        return next((lpar.state for lpar in pvm_lpar.LPAR.get(adapter) if lpar.uuid.upper() == wanted), None)
+        lpar = _lpar(adapter, server_id)
+        return None if lpar is None else lpar.state
+
+
+def _lpar(adapter: pvm_adapter.Adapter, server_id: str) -> pvm_lpar.LPAR | None:
+    wanted = pvm_uuid.convert_uuid_to_pvm(server_id).upper()
+    return next((lpar for lpar in pvm_lpar.LPAR.get(adapter) if lpar.uuid.upper() == wanted), None)
+
+
+def sriov_physical_networks(url: str) -> list[str]:
+    """The settings entries ``<physnet>:<dddd:bb>`` of every SR-IOV physical port, by its label."""
+    with session(url) as adapter:
+        ports = sriov_ports.read_ports(pvm_ms.System.get(adapter)[0])
+    return [f"{port.physnet}:{pci.port_address(port)}" for port in ports]
+
+
+def vnic_ports(url: str, server_id: str) -> list[list[str]]:
+    """Per vNIC of server ``server_id``'s partition, the location codes of its backing physical ports."""
+    with session(url) as adapter:
+        ports = sriov_ports.read_ports(pvm_ms.System.get(adapter)[0])
+        where = {(p.adapter_id, p.port_id): p.location_code for p in ports}
+        lpar = _lpar(adapter, server_id)
+        vnics = [] if lpar is None else _vnics(adapter, lpar)
+    return [[where.get(b, f"adapter {b[0]} port {b[1]}") for b in vnic.backing] for vnic in vnics]
+
+
+def _vnics(adapter: pvm_adapter.Adapter, lpar: pvm_lpar.LPAR) -> list[sriov_ports.Vnic]:
+    return [sriov_ports.vnic_from_wrapper(w, lpar.uuid) for w in pvm_iocard.VNIC.get(adapter, parent=lpar)]
+
+
+def sriov_logical_ports(url: str) -> dict[str, int]:
+    """Logical ports (VFs) in use per SR-IOV physical port location code."""
+    with session(url) as adapter:
+        return {p.location_code: p.logical_ports for p in sriov_ports.read_ports(pvm_ms.System.get(adapter)[0])}
+
+
+def delete_partition(url: str, server_id: str) -> bool:
+    """Delete server ``server_id``'s partition behind nova's back (as an operator on the HMC would); False if none."""
+    with session(url) as adapter:
+        lpar = _lpar(adapter, server_id)
+        if lpar is None:
+            return False
+        if lpar.state != pvm_bp.LPARState.NOT_ACTIVATED:
+            pvm_power.PowerOp.stop(lpar, opts=pvm_popts.PowerOffOpts().vsp_hard())
+        adapter.delete(pvm_lpar.LPAR.schema_type, root_id=lpar.uuid)
+        return True
+
+
+def boot_disk_digest(url: str, server_id: str, vg_name: str = "datavg") -> dict[str, Any] | None:
+    """Size and SHA256 of the bytes of server ``server_id``'s localdisk boot disk, from the simulator's admin API."""
+    name = "b_" + server_id.replace("-", "")[:13]  # powervm_openstack.compute.disk.localdisk.boot_disk_name
+    with session(url) as adapter:
+        _, vg = pvm_stg.find_vg(adapter, vg_name)
+        udid = next((d.udid for d in vg.virtual_disks if d.name == name), None)
+    if udid is None:
+        return None
+    reply = requests.get(f"{url}/sim/devices/{udid}", timeout=60)
+    return reply.json() if reply.status_code == 200 else None
 
 
 def ovs_trunks(url: str) -> dict[str, str]:

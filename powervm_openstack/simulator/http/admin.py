@@ -1,4 +1,7 @@
-"""The ``/sim`` admin API: fault rules, the change log, request counts, PCM settings, and a health check.
+"""The ``/sim`` admin API: fault rules, the change log, request counts, PCM settings, device contents, and a health check.
+
+``GET /sim/devices/<udid>`` answers the size and SHA256 of the bytes behind a storage device (a
+virtual disk, logical unit or optical medium), 404 when none were written to it.
 
 It is for tests and operators on the same machine; it needs no session. Answers are JSON.
 """
@@ -6,6 +9,7 @@ It is for tests and operators on the same machine; it needs no session. Answers 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -43,6 +47,8 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         since = int(query.get("since", ["0"])[0])
         limit = int(query.get("limit", ["1000"])[0])
         return _json(200, [dataclasses.asdict(c) for c in app.store.changes_since(since, limit)])
+    if path.startswith("/sim/devices/") and method == "GET":
+        return _device(app, path.rsplit("/", 1)[1])
     if path == "/sim/sessions" and method == "DELETE":
         return _json(200, {"expired": app.sessions.expire_all()})
     if path == "/sim/events/lose" and method == "POST":
@@ -54,6 +60,14 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         app.events.mute(bool(body.get("muted", True)))
         return _json(200, {"muted": bool(body.get("muted", True))})
     return _json(404, {"error": f"No admin endpoint {method} {path}."})
+
+
+def _device(app: AppContext, udid: str) -> Reply:
+    with app.store.transaction() as txn:
+        data = txn.blob(udid)
+    if data is None:
+        return _json(404, {"error": f"No bytes were written to device {udid}."})
+    return _json(200, {"udid": udid, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()})
 
 
 def _faults(app: AppContext, method: str, environ: dict[str, Any]) -> Reply:
