@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,10 @@ def test_malformed_answers_change_nothing_and_the_agent_recovers(mode, caplog):
         try:
             neutron = StubNeutron()
             agent = sea_agent(adapter, neutron)
+            # The agent updates bridges from its event-fed view; another client's change to the bridge
+            # (its MODIFY_URI event) makes it read the bridge again, and that read is the one spoiled.
+            bridge = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
+            agent.on_events([{"EventType": "MODIFY_URI", "EventData": bridge.href, "EventDetail": ""}])
             rule = {"kind": "malformed", "mode": mode, "method": "GET", "path": "NetworkBridge/", "count": 2}
             requests.put(f"{sim.url}/sim/faults", json=[rule], timeout=10).raise_for_status()
             before = requests.get(f"{sim.url}/sim/health", timeout=10).json()["last_change"]
@@ -40,6 +45,7 @@ def test_malformed_answers_change_nothing_and_the_agent_recovers(mode, caplog):
             assert any("Serving port changes failed" in r.message for r in caplog.records)
             for _ in range(3):  # the second read is spoiled too; then the agent catches up
                 agent.run_once(timeout=0.1)
+                time.sleep(1.1)  # the retry of a failed batch waits exception_interval (1 s)
             assert neutron.up == ["fa:16:3e:00:17:01"]
             bridge = pvm_net.NetBridge.get(adapter, parent_type="ManagedSystem", parent_uuid=adapter.sys_uuid)[0]
             assert 1701 in bridge.list_vlans()

@@ -84,7 +84,11 @@ class BridgeUpdater:
                   orphans_checked: bool) -> Outcome:  # fmt: skip
         for attempt in range(1, _CONFLICT_TRIES + 1):
             bridge = self._with_retries(lambda: self.view.bridge(bridge_uuid), f"read bridge {bridge_uuid}")
-            state = _state(bridge)
+            try:
+                state = _state(bridge)
+            except PowerVMApiError:
+                self.view.forget_bridge(bridge_uuid)  # a spoiled answer must not become the cached document
+                raise
             plan = self._plan(bridge_uuid, state, wanted, in_use, cleanup, max_removals)
             if recheck is not None and (plan.removals or plan.dropped_trunks):
                 still_used = frozenset(recheck()) & frozenset().union(*plan.removals.values(), plan.deferred_removals)
