@@ -10,7 +10,10 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from powervm_openstack.simulator.errors import ApiError
 from powervm_openstack.simulator.http import vterm
+from powervm_openstack.simulator.model import mobility, mobility_target
+from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state.resources import Reply
 
 if TYPE_CHECKING:
@@ -30,6 +33,8 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
     if path.startswith("/sim/vterm/"):
         return vterm.handle(app, method, path)
+    if path == "/sim/mobility" or path.startswith("/sim/mobility/"):
+        return _mobility(app, method, path, environ)
     if path == "/sim/faults":
         return _faults(app, method, environ)
     if path == "/sim/stats" and method in ("GET", "DELETE"):
@@ -58,6 +63,38 @@ def _faults(app: AppContext, method: str, environ: dict[str, Any]) -> Reply:
     elif method == "DELETE":
         app.faults.set_rules([])
     return _json(200, {"rules": app.faults.rules(), "injected": dict(app.faults.injected)})
+
+
+def _mobility(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    """The destination side of partition mobility (``model.mobility``); fault rules apply here."""
+    if path == "/sim/mobility" and method == "GET":
+        with app.store.reading() as txn:
+            return _json(200, json.loads(txn.meta(mobility.LAST_KEY, "{}") or "{}"))
+    phase = path.rsplit("/", 1)[-1]
+    if method != "POST" or phase not in ("validate", "receive", "status"):
+        return _json(404, {"error": f"No admin endpoint {method} {path}."})
+    try:
+        late = app.faults.apply(method, path)
+        package = _body(environ) or {}
+        if phase == "status":
+            with app.store.reading() as txn:
+                reply = _json(200, {"present": txn.get("LogicalPartition", package.get("uuid", "")) is not None})
+        elif phase == "validate":
+            with app.store.reading() as txn:
+                reasons = mobility_target.validate(txn, package)
+            reply = _json(409 if reasons else 200, {"reasons": reasons})
+        else:
+            with app.store.transaction() as txn:
+                part = mobility_target.receive(txn, package)
+                txn.set_meta(mobility.LAST_KEY, json.dumps({"partition": part.uuid, "received": True}))
+            reply = _json(200, {"partition": part.uuid})
+        if late:
+            reply.body = app.faults.finish(late, method, path, reply.body or "")
+        return reply
+    except JobFailed as exc:
+        return _json(409, {"reasons": [str(exc)]})
+    except ApiError as exc:
+        return _json(exc.status, {"error": exc.message})
 
 
 def _body(environ: dict[str, Any]) -> Any:

@@ -17,6 +17,7 @@ def install() -> None:
         host_jobs,
         iscsi,
         lpar_rules,
+        mobility,
         network,
         partition,
         sriov,
@@ -41,4 +42,5 @@ def install() -> None:
     fc.install()
     iscsi.install()
     sriov.install()
+    mobility.install()
     _installed = True
