@@ -118,5 +118,11 @@ def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, reco
 
 
 def abort(driver: Any, instance: Any) -> None:
-    """Abort the running Migrate job of the instance's partition."""
-    pvm_mig.migrate_abort(vm.get(driver.adapter, instance))
+    """Abort the running Migrate job of the instance's partition; with none running there is nothing to do.
+
+    The failed Migrate job then reaches ``migrate``, which calls nova's recover method.
+    """
+    try:
+        pvm_mig.migrate_abort(vm.get(driver.adapter, instance))
+    except pvm_exc.JobRequestFailed as err:
+        LOG.warning("Instance %s: nothing to abort (%s)", instance.uuid, err)
