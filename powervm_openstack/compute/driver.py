@@ -45,6 +45,7 @@ class PowerVMDriver(driver.ComputeDriver):
     def __init__(self, virtapi: Any) -> None:
         super().__init__(virtapi)
         pvm_conf.register_opts(CONF)
+        lpm.register_objects()
         self.conf = CONF
         local = CONF.powervm.disk_driver.lower() == "localdisk"
         self.capabilities = {

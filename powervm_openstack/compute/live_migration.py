@@ -34,7 +34,6 @@ from powervm_openstack.network import constants
 LOG = logging.getLogger(__name__)
 
 
-@obj_base.NovaObjectRegistry.register
 class PowerVMLiveMigrateData(migrate_data.LiveMigrateData):
     """What the destination tells the source: where to move the partition."""
 
@@ -44,6 +43,17 @@ class PowerVMLiveMigrateData(migrate_data.LiveMigrateData):
         "dest_rest": obj_fields.StringField(),
         "dest_vlans": obj_fields.ListOfIntegersField(default=[]),
     }
+
+
+def register_objects() -> None:
+    """Register ``PowerVMLiveMigrateData`` with nova's object registry (idempotent).
+
+    Called by every driver start rather than at import: nova's test base restores the registry it
+    saved before this module was imported, between tests.
+    """
+    classes = obj_base.NovaObjectRegistry.obj_classes().get(PowerVMLiveMigrateData.obj_name(), [])
+    if PowerVMLiveMigrateData not in classes:
+        obj_base.NovaObjectRegistry.register(PowerVMLiveMigrateData)
 
 
 def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLiveMigrateData:
