@@ -5,8 +5,9 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Not supported (``NotImplementedError``, as nova expects): swap_volume, resize and
-migration, rescue, pause/suspend, console output, SPICE/serial/MKS consoles, IBM i partitions.
+boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
+(``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
+console output, SPICE/serial/MKS consoles, IBM i partitions.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from nova import exception as nova_exc
 from nova import objects
 from nova.console import type as ctype
 from nova.virt import driver, hardware
+from nova.virt import node as nova_node
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import partition as pvm_par
 from pypowervm.wrappers import logical_partition as pvm_lpar
@@ -28,6 +30,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
+from powervm_openstack.compute import live_migration as lpm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
@@ -42,6 +45,7 @@ class PowerVMDriver(driver.ComputeDriver):
     def __init__(self, virtapi: Any) -> None:
         super().__init__(virtapi)
         pvm_conf.register_opts(CONF)
+        lpm.register_objects()
         self.conf = CONF
         local = CONF.powervm.disk_driver.lower() == "localdisk"
         self.capabilities = {
@@ -60,6 +64,9 @@ class PowerVMDriver(driver.ComputeDriver):
         self.flows = lifecycle.Lifecycle(self)
         self._events: events.PartitionEvents | None = None
         self._instances: dict[str, str] = {}
+        self._host = ""
+        self.rest_endpoint = ""
+        self._node_uuid = ""
 
     # -- start and stop ----------------------------------------------------------------------
     def init_host(self, host: str) -> None:
@@ -73,6 +80,10 @@ class PowerVMDriver(driver.ComputeDriver):
             raise nova_exc.InvalidConfiguration(reason=str(err)) from err
         if self.adapter is not None:  # initialised before: release that session and its listener first
             self.cleanup_host(host)
+        self._host = host
+        self._node_uuid = nova_node.get_local_node_uuid()
+        # read once: nova's harness runs two computes in one process, each set up with its own endpoint
+        self.rest_endpoint = f"{CONF.powervm_rest.host}:{CONF.powervm_rest.port}"
         self.adapter = connection.connect(CONF, helpers=[timing.rest_helper])
         systems = pvm_ms.System.get(self.adapter)
         if len(systems) != 1:
@@ -110,6 +121,11 @@ class PowerVMDriver(driver.ComputeDriver):
             self.adapter.session._logoff()  # release the NovaLink session now, not at garbage collection
             self.adapter = None
         LOG.info("PowerVM driver stopped")
+
+    @property
+    def host_name(self) -> str:
+        """The nova host this driver serves (``CONF.host`` when it started)."""
+        return self._host or CONF.host
 
     def host_wrapper(self) -> pvm_ms.System:
         return pvm_ms.System.get(self.adapter, uuid=self.host_uuid)
@@ -166,7 +182,13 @@ class PowerVMDriver(driver.ComputeDriver):
         return CONF.my_ip
 
     def get_available_nodes(self, refresh: bool = False) -> list[str]:
-        return [CONF.host]
+        return [self.host_name]
+
+    def get_nodenames_by_uuid(self, refresh: bool = False) -> dict[str, str]:
+        # the node UUID as this driver started: nova's harness runs two computes in one process
+        if not self._node_uuid:
+            self._node_uuid = nova_node.get_local_node_uuid()
+        return {self._node_uuid: self.host_name}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
@@ -206,7 +228,7 @@ class PowerVMDriver(driver.ComputeDriver):
     # -- volumes -----------------------------------------------------------------------------
     def get_volume_connector(self, instance: Any) -> dict[str, Any]:
         assert self.connector is not None
-        return self.connector.get(CONF.host, instance)
+        return self.connector.get(self.host_name, instance)
 
     def attach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
                       disk_bus: Any = None, device_type: Any = None, encryption: Any = None) -> None:  # fmt: skip
@@ -258,6 +280,49 @@ class PowerVMDriver(driver.ComputeDriver):
         lpar = vm.get(self.adapter, instance)
         if not vifs.driver_for(self.adapter, CONF, vif, instance.uuid).unplug(lpar.uuid, vif):
             raise nova_exc.NotFound(f"Port {vif['id']} ({vif['address']}) is not plugged on instance {instance.uuid}.")
+
+    # -- live migration (see :mod:`.live_migration`) -------------------------------------------
+    def check_can_live_migrate_destination(self, context: Any, instance: Any, src_compute_info: Any,
+                                           dst_compute_info: Any, block_migration: bool = False,
+                                           disk_over_commit: bool = False) -> Any:  # fmt: skip
+        return lpm.destination_data(self, CONF, block_migration)
+
+    def cleanup_live_migration_destination_check(self, context: Any, dest_check_data: Any) -> None:
+        pass  # the destination check reserves nothing
+
+    def check_can_live_migrate_source(self, context: Any, instance: Any, dest_check_data: Any,
+                                      block_device_info: Any = None) -> Any:  # fmt: skip
+        return lpm.check_source(self, CONF, instance, dest_check_data, block_device_info)
+
+    def pre_live_migration(self, context: Any, instance: Any, block_device_info: Any, network_info: Any,
+                           disk_info: Any, migrate_data: Any) -> Any:  # fmt: skip
+        return lpm.prepare_destination(self, CONF, network_info, migrate_data)
+
+    def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any, recover_method: Any,
+                       block_migration: bool = False, migrate_data: Any = None) -> None:  # fmt: skip
+        lpm.migrate(self, context, instance, dest, post_method, recover_method, migrate_data)
+
+    def live_migration_abort(self, instance: Any) -> None:
+        lpm.abort(self, instance)
+
+    def post_live_migration(self, context: Any, instance: Any, block_device_info: Any,
+                            migrate_data: Any = None) -> None:  # fmt: skip
+        pass  # the platform moved the partition and its mappings; the disks are shared
+
+    def post_live_migration_at_source(self, context: Any, instance: Any, network_info: Any) -> None:
+        self.forget_instance(instance)  # its adapters left with the partition
+
+    def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                           block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
+        self.known_instance(instance)
+
+    def rollback_live_migration_at_source(self, context: Any, instance: Any, migrate_data: Any) -> None:
+        pass  # a failed Migrate leaves the partition here, unchanged
+
+    def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
+                                               block_device_info: Any, destroy_disks: bool = True,
+                                               migrate_data: Any = None) -> None:  # fmt: skip
+        pass  # the partition never arrived; the shared disks must stay (the source still uses them)
 
     # -- console -----------------------------------------------------------------------------
     def get_vnc_console(self, context: Any, instance: Any) -> ctype.ConsoleVNC:

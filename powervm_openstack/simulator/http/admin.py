@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from powervm_openstack.simulator.errors import ApiError
 from powervm_openstack.simulator.http import vterm
+from powervm_openstack.simulator.model import mobility, mobility_target
+from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state.resources import Reply
 
 if TYPE_CHECKING:
@@ -32,12 +36,11 @@ def handle(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
 def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
     if path == "/sim/health":
         return _json(200, {"status": "ok", "last_change": app.store.last_change_id()})
-    if path.startswith("/sim/vterm/"):
-        return vterm.handle(app, method, path)
+    for prefix, handler in _PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return handler(app, method, path, environ)
     if path == "/sim/faults":
         return _faults(app, method, environ)
-    if path.startswith("/sim/pcm"):
-        return _pcm(app, method, path, environ)
     if path == "/sim/stats" and method in ("GET", "DELETE"):
         if method == "DELETE":
             app.stats.reset()
@@ -47,19 +50,27 @@ def _route(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
         since = int(query.get("since", ["0"])[0])
         limit = int(query.get("limit", ["1000"])[0])
         return _json(200, [dataclasses.asdict(c) for c in app.store.changes_since(since, limit)])
-    if path.startswith("/sim/devices/") and method == "GET":
-        return _device(app, path.rsplit("/", 1)[1])
     if path == "/sim/sessions" and method == "DELETE":
         return _json(200, {"expired": app.sessions.expire_all()})
-    if path == "/sim/events/lose" and method == "POST":
-        body = _body(environ) or {}
+    if path.startswith("/sim/events/") and method == "POST":
+        return _events(app, path, _body(environ) or {})
+    return _json(404, {"error": f"No admin endpoint {method} {path}."})
+
+
+def _events(app: AppContext, path: str, body: dict[str, Any]) -> Reply:
+    if path == "/sim/events/lose":
         app.events.lose_events(bool(body.get("signalled", True)))
         return _json(200, {"lost": True})
-    if path == "/sim/events/mute" and method == "POST":
-        body = _body(environ) or {}
+    if path == "/sim/events/mute":
         app.events.mute(bool(body.get("muted", True)))
         return _json(200, {"muted": bool(body.get("muted", True))})
-    return _json(404, {"error": f"No admin endpoint {method} {path}."})
+    return _json(404, {"error": f"No admin endpoint POST {path}."})
+
+
+def _devices(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    if method != "GET" or path.count("/") != 3:
+        return _json(404, {"error": f"No admin endpoint {method} {path}."})
+    return _device(app, path.rsplit("/", 1)[1])
 
 
 def _device(app: AppContext, udid: str) -> Reply:
@@ -103,6 +114,38 @@ def _pcm(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Re
         return _json(200, {"interval": pcm.interval(txn), "preferences": pcm.preferences(txn)})
 
 
+def _mobility(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    """The destination side of partition mobility (``model.mobility``); fault rules apply here."""
+    if path == "/sim/mobility" and method == "GET":
+        with app.store.reading() as txn:
+            return _json(200, json.loads(txn.meta(mobility.LAST_KEY, "{}") or "{}"))
+    phase = path.rsplit("/", 1)[-1]
+    if method != "POST" or phase not in ("validate", "receive", "status"):
+        return _json(404, {"error": f"No admin endpoint {method} {path}."})
+    try:
+        late = app.faults.apply(method, path)
+        package = _body(environ) or {}
+        if phase == "status":
+            with app.store.reading() as txn:
+                reply = _json(200, {"present": txn.get("LogicalPartition", package.get("uuid", "")) is not None})
+        elif phase == "validate":
+            with app.store.reading() as txn:
+                reasons = mobility_target.validate(txn, package)
+            reply = _json(409 if reasons else 200, {"reasons": reasons})
+        else:
+            with app.store.transaction() as txn:
+                part = mobility_target.receive(txn, package)
+                txn.set_meta(mobility.LAST_KEY, json.dumps({"partition": part.uuid, "received": True}))
+            reply = _json(200, {"partition": part.uuid})
+        if late:
+            reply.body = app.faults.finish(late, method, path, reply.body or "")
+        return reply
+    except JobFailed as exc:
+        return _json(409, {"reasons": [str(exc)]})
+    except ApiError as exc:
+        return _json(exc.status, {"error": exc.message})
+
+
 def _body(environ: dict[str, Any]) -> Any:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
@@ -116,3 +159,12 @@ def _body(environ: dict[str, Any]) -> Any:
 
 def _json(status: int, payload: Any) -> Reply:
     return Reply(status, json.dumps(payload), content_type="application/json")
+
+
+# Path prefixes whose handlers take (app, method, path, environ).
+_PREFIXES: tuple[tuple[str, Callable[[AppContext, str, str, dict[str, Any]], Reply]], ...] = (
+    ("/sim/vterm", lambda app, method, path, _environ: vterm.handle(app, method, path)),
+    ("/sim/mobility", _mobility),
+    ("/sim/pcm", _pcm),
+    ("/sim/devices", _devices),
+)

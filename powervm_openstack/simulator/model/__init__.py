@@ -17,6 +17,7 @@ def install() -> None:
         host_jobs,
         iscsi,
         lpar_rules,
+        mobility,
         network,
         partition,
         partition_jobs,
@@ -43,4 +44,5 @@ def install() -> None:
     iscsi.install()
     partition_jobs.install()
     sriov.install()
+    mobility.install()
     _installed = True

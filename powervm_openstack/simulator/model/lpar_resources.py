@@ -34,7 +34,7 @@ def power_on(txn: Transaction, part: Record | None, params: dict[str, str]) -> d
     if xml.text(part.element, "PartitionState", "") in DOWN_STATES:
         system = managed_system(txn)
         if system is not None:
-            _reserve(txn, system, part, sign=-1)
+            reserve(txn, system, part, sign=-1)
         set_current(part.element, active=True)  # stored with the state change: one event, not two
         dlpar.start_processors(part.element)
         dlpar.start_memory_range(part.element, active=True)
@@ -48,14 +48,15 @@ def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> 
     if stopping and xml.text(part.element, "PartitionState", "") not in DOWN_STATES:
         system = managed_system(txn)
         if system is not None:
-            _reserve(txn, system, part, sign=+1)
+            reserve(txn, system, part, sign=+1)
         set_current(part.element, active=False)
         dlpar.stop_processors(part.element)
         dlpar.start_memory_range(part.element, active=False)
     return partition.power_off(txn, part, params)
 
 
-def _reserve(txn: Transaction, system: Record, part: Record, sign: int) -> None:
+def reserve(txn: Transaction, system: Record, part: Record, sign: int) -> None:
+    """Take (``sign`` -1, refused when short) or give back (+1) the partition's memory and units."""
     mem_path = "AssociatedSystemMemoryConfiguration/CurrentAvailableSystemMemory"
     proc_path = "AssociatedSystemProcessorConfiguration/CurrentAvailableSystemProcessorUnits"
     memory, units, _ = resources(part.element)

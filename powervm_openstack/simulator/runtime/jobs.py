@@ -27,16 +27,31 @@ LOG = logging.getLogger(__name__)
 
 
 class JobFailed(Exception):
-    """A job ran and failed; the message becomes the job's ``result`` (COMPLETED_WITH_ERROR)."""
+    """A job ran and failed; the message becomes the job's ``result`` (COMPLETED_WITH_ERROR).
+
+    Its changes are rolled back unless ``keep_changes`` (a failure that leaves a trace, such as a
+    partition marked ``Migration_Failed``).
+    """
+
+    def __init__(self, message: str, keep_changes: bool = False) -> None:
+        super().__init__(message)
+        self.keep_changes = keep_changes
 
 
 JobHandler = Callable[[Transaction, Record | None, dict[str, str]], dict[str, str]]
 _OPERATIONS: dict[tuple[str, str], JobHandler] = {}
+_CANCELS: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
-def register_job(group: str, operation: str, handler: JobHandler) -> None:
-    """Make ``<group>[/<uuid>]/do/<operation>`` runnable."""
+def register_job(group: str, operation: str, handler: JobHandler, cancels: tuple[str, ...] = ()) -> None:
+    """Make ``<group>[/<uuid>]/do/<operation>`` runnable.
+
+    With ``cancels`` the job first cancels the running jobs of those operations on the same target,
+    and fails when there was none (an abort with nothing to abort).
+    """
     _OPERATIONS[(group, operation)] = handler
+    if cancels:
+        _CANCELS[(group, operation)] = cancels
 
 
 @dataclasses.dataclass
@@ -86,7 +101,12 @@ class Jobs:
             job.target or "-",
             sorted(params),
         )
-        if self.job_seconds <= 0:
+        cancels = _CANCELS.get((job.group, job.operation))
+        if cancels and not self._cancel_running(job, cancels):
+            job.status, job.started, job.completed = "COMPLETED_WITH_ERROR", xml.now_ms(), xml.now_ms()
+            job.results = {"result": f"No {' or '.join(cancels)} job is running on {job.group} {job.target}.",
+                           "returnCode": "1"}  # fmt: skip
+        elif self.job_seconds <= 0:
             self._run(job, handler)
         else:
             job.status, job.started = "RUNNING", xml.now_ms()
@@ -105,6 +125,14 @@ class Jobs:
         job = self._job(job_id)
         if job.status in ("NOT_STARTED", "RUNNING"):
             job.status, job.exception = "FAILED_BEFORE_COMPLETION", "The job was cancelled."
+
+    def _cancel_running(self, job: Job, operations: tuple[str, ...]) -> int:
+        with self._lock:
+            running = [j for j in self._jobs.values() if j.target == job.target and j.operation in operations
+                       and j.status in ("NOT_STARTED", "RUNNING")]  # fmt: skip
+        for other in running:
+            self.cancel(other.id)
+        return len(running)
 
     def _handler(self, route: Route) -> JobHandler:
         handler = _OPERATIONS.get((route.kind, route.suffix_arg or ""))
@@ -133,7 +161,16 @@ class Jobs:
                 target = txn.get(job.group, job.target) if job.target else None
                 if job.target and target is None:
                     raise JobFailed(f"The {job.group} {job.target} does not exist.")
-                job.results = handler(txn, target, job.params)
+                try:
+                    job.results = handler(txn, target, job.params)
+                except JobFailed as exc:
+                    if not exc.keep_changes:
+                        raise
+                    kept = exc
+                else:
+                    kept = None
+            if kept is not None:
+                raise kept
             job.status = "COMPLETED_OK"
         except (JobFailed, ApiError) as exc:
             job.status, job.results = "COMPLETED_WITH_ERROR", {"result": str(exc), "returnCode": "1"}

@@ -27,9 +27,9 @@ HOST_TOPOLOGY = Path(__file__).with_name("host.yaml")
 class Simulator:
     """One simulator (in a thread) with a device directory for the management partition."""
 
-    def __init__(self) -> None:
+    def __init__(self, topology_file: str | Path = HOST_TOPOLOGY) -> None:
         self.device_dir = tempfile.mkdtemp(prefix="pvm-sim-dev-")
-        self.server = SimulatorServer(seed=topology.load(HOST_TOPOLOGY), event_wait=0.3).start()
+        self.server = SimulatorServer(seed=topology.load(topology_file), event_wait=0.3).start()
         vscsi.set_mgmt_device_dir(self.server.store, self.device_dir)
 
     def vterm_commands(self) -> str:

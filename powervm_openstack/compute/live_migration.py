@@ -1,0 +1,138 @@
+"""Live partition mobility (LPM) for nova: the checks on both hosts, the move, abort and rollback.
+
+The destination describes itself in ``PowerVMLiveMigrateData`` (its managed system's name and the
+address of its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected); the source refuses, with the
+reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
+only SSP disks and Cinder volumes are shared), block migration, a partition that is not running or
+whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
+(capacity, switches, VLANs). ``pre_live_migration`` puts the SEA VLANs of the instance's
+``pvm_sea`` ports on the destination's network bridge, because the adapters arrive with the
+partition and no plug event makes the SEA agent do it there. ``live_migration`` runs the
+``Migrate`` job; its failure calls nova's recover method (the partition is still on the source:
+nothing to undo on either side), its success the post method. Nothing is destroyed on rollback:
+the disks are shared. nova cleans up no disks for this migrate data type.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from nova import exception as nova_exc
+from nova.objects import base as obj_base
+from nova.objects import fields as obj_fields
+from nova.objects import migrate_data
+from pypowervm import exceptions as pvm_exc
+from pypowervm.tasks import migration as pvm_mig
+from pypowervm.tasks import network_bridger
+from pypowervm.wrappers import network as pvm_net
+
+from powervm_openstack.compute import vm
+from powervm_openstack.compute.vif import sea
+from powervm_openstack.network import constants
+
+LOG = logging.getLogger(__name__)
+
+
+class PowerVMLiveMigrateData(migrate_data.LiveMigrateData):
+    """What the destination tells the source: where to move the partition."""
+
+    VERSION = "1.0"
+    fields = {
+        "dest_sys_name": obj_fields.StringField(),
+        "dest_rest": obj_fields.StringField(),
+        "dest_vlans": obj_fields.ListOfIntegersField(default=[]),
+    }
+
+
+def register_objects() -> None:
+    """Register ``PowerVMLiveMigrateData`` with nova's object registry (idempotent).
+
+    Called by every driver start rather than at import: nova's test base restores the registry it
+    saved before this module was imported, between tests.
+    """
+    classes = obj_base.NovaObjectRegistry.obj_classes().get(PowerVMLiveMigrateData.obj_name(), [])
+    if PowerVMLiveMigrateData not in classes:
+        obj_base.NovaObjectRegistry.register(PowerVMLiveMigrateData)
+
+
+def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLiveMigrateData:
+    """The destination's check: refuse block migration, local disks here, then describe this host."""
+    if block_migration:
+        raise nova_exc.MigrationPreCheckError(
+            reason="PowerVM live migration moves partitions on shared storage; block migration is not supported."
+        )
+    if conf.powervm.disk_driver.lower() == "localdisk":
+        raise nova_exc.MigrationPreCheckError(
+            reason=f"The destination {driver.host_name} keeps boot disks in a local volume group (disk_driver localdisk); "
+            "PowerVM live migration needs SSP disks or boot from volume."
+        )
+    data = PowerVMLiveMigrateData()
+    data.dest_sys_name = driver.host_wrapper().system_name
+    data.dest_rest = driver.rest_endpoint
+    return data
+
+
+def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_info: Any) -> Any:
+    """The source's check: shared storage, a running partition with RMC, then the platform's validation."""
+    volume_backed = bool(block_device_info and block_device_info.get("block_device_mapping")) and not instance.image_ref
+    if conf.powervm.disk_driver.lower() == "localdisk" and not volume_backed:
+        raise nova_exc.MigrationPreCheckError(
+            reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {driver.host_name}, "
+            "which is not shared storage; PowerVM live migration needs an SSP disk or boot from volume."
+        )
+    if not isinstance(data, PowerVMLiveMigrateData):
+        raise nova_exc.MigrationPreCheckError(reason="The destination is not a PowerVM host.")
+    lpar = vm.get(driver.adapter, instance)
+    if lpar.state != "running":
+        raise nova_exc.MigrationPreCheckError(
+            reason=f"Partition of instance {instance.uuid} is {lpar.state}; live migration needs it running."
+        )
+    if not vm.is_rmc_active(lpar):
+        raise nova_exc.MigrationPreCheckError(
+            reason=f"Partition of instance {instance.uuid} has RMC {lpar.rmc_state}; "
+            "live migration needs an active RMC connection (the partition's management VIF)."
+        )
+    try:
+        pvm_mig.migrate_lpar(lpar, data.dest_sys_name, validate_only=True, tgt_mgmt_svr=data.dest_rest,
+                             vlan_check_override=True)  # fmt: skip
+    except pvm_exc.Error as err:
+        raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
+    data.is_volume_backed = volume_backed
+    return data
+
+
+def prepare_destination(driver: Any, conf: Any, network_info: Any, data: Any) -> Any:
+    """Put the instance's SEA VLANs on the destination's bridge (network_bridger, as the SEA agent does)."""
+    vlans = sorted({sea.vlan_of(v) for v in network_info or [] if v.get("type") == constants.VIF_TYPE_SEA})
+    if vlans:
+        bridge = pvm_net.NetBridge.get(driver.adapter, parent_type="ManagedSystem", parent_uuid=driver.host_uuid)[0]
+        for vlan in vlans:
+            network_bridger.ensure_vlan_on_nb(driver.adapter, driver.host_uuid, bridge.uuid, vlan)
+    data.dest_vlans = vlans
+    LOG.info("Destination %s ready for the partition: VLANs %s bridged", driver.host_name, vlans or "none")
+    return data
+
+
+def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, recover: Any, data: Any) -> None:
+    """Run the Migrate job; nova's post method on success, its recover method on any failure."""
+    lpar = vm.get(driver.adapter, instance)
+    try:
+        pvm_mig.migrate_lpar(lpar, data.dest_sys_name, tgt_mgmt_svr=data.dest_rest)
+    except Exception as err:
+        LOG.error("Live migration of instance %s to %s failed: %s", instance.uuid, dest, err)
+        recover(context, instance, dest, migrate_data=data)
+        return
+    LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, data.dest_sys_name)
+    post(context, instance, dest, False, data)
+
+
+def abort(driver: Any, instance: Any) -> None:
+    """Abort the running Migrate job of the instance's partition; with none running there is nothing to do.
+
+    The failed Migrate job then reaches ``migrate``, which calls nova's recover method.
+    """
+    try:
+        pvm_mig.migrate_abort(vm.get(driver.adapter, instance))
+    except pvm_exc.JobRequestFailed as err:
+        LOG.warning("Instance %s: nothing to abort (%s)", instance.uuid, err)
