@@ -65,7 +65,7 @@ def test_vlan_is_on_the_bridge_at_binding_and_the_plug_costs_no_rest_call(neutro
 def test_orphans_made_between_heals_are_caught_and_good_vlans_go_on(neutron, service_run):  # noqa: F811
     host = _start(neutron, service_run, "orphan")
     try:
-        web = host.lpar("aix-batch")
+        web = host.lpar("web-01")  # running with RMC: a live adapter add (aix-batch has no RMC)
         # Seen through events: the orphan trunk's VIOS change makes the agent re-read the orphans.
         orphan_trunk(host.pvm, 3201)
         first = host.port(vlan_network(neutron, 3201)["id"], web)

@@ -17,7 +17,6 @@ from urllib.parse import parse_qs
 
 from powervm_openstack.simulator.errors import ApiError
 from powervm_openstack.simulator.http import vterm
-from powervm_openstack.simulator.model import mobility, mobility_target
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state.resources import Reply
 
@@ -116,6 +115,9 @@ def _pcm(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Re
 
 def _mobility(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
     """The destination side of partition mobility (``model.mobility``); fault rules apply here."""
+    # imported here, as _pcm does: the firmware models import each other and must load after the front
+    from powervm_openstack.simulator.model import mobility, mobility_target
+
     if path == "/sim/mobility" and method == "GET":
         with app.store.reading() as txn:
             return _json(200, json.loads(txn.meta(mobility.LAST_KEY, "{}") or "{}"))
