@@ -18,3 +18,4 @@ from tests.fixtures.services import (  # noqa: F401
     run_id,
     service_run,
 )
+from tests.fixtures.simulator import sim_host  # noqa: F401

@@ -12,7 +12,6 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.network.agent import refusals
 from tests.fixtures.agents import StubNeutron, sea_agent
-from tests.fixtures.simulator import connect, disconnect, running_simulator
 
 pytestmark = pytest.mark.integration
 
@@ -34,13 +33,8 @@ def _posts(url: str) -> int:
 
 
 @pytest.fixture
-def host():
-    with running_simulator() as sim:
-        adapter = connect(sim)
-        try:
-            yield sim, adapter
-        finally:
-            disconnect(adapter)
+def host(sim_host):
+    return sim_host
 
 
 def test_a_refused_vlan_among_ten_stays_alone_and_is_retried_with_growing_delay(host, monkeypatch, caplog):

@@ -10,20 +10,14 @@ from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.pvm import inventory
-from tests.fixtures.simulator import connect, disconnect, running_simulator
 from tests.resilience.invariants import ChangeLogChecker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def host():
-    with running_simulator() as sim:
-        adapter = connect(sim)
-        try:
-            yield sim, adapter
-        finally:
-            disconnect(adapter)
+def host(sim_host):
+    return sim_host
 
 
 def _bridge(adapter) -> pvm_net.NetBridge:

@@ -124,7 +124,7 @@ class OpenVSwitch:
             except ServiceStartError:
                 pass
         for pidfile in reversed(self._pidfiles):
-            _kill(pidfile)
+            kill_pidfile(pidfile)
         if self._pidfiles:
             subprocess.run(["ip", "link", "del", "ovs-netdev"], capture_output=True, check=False)
         self._pidfiles.clear()
@@ -211,7 +211,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _kill(pidfile: Path, timeout: float = 5.0) -> None:
+def kill_pidfile(pidfile: Path, timeout: float = 5.0) -> None:
+    """SIGTERM the process named in ``pidfile``, SIGKILL it after ``timeout`` s; nothing when there is none."""
     pid = _read_pid(pidfile)
     if pid is None:
         return
