@@ -75,3 +75,18 @@ def tolerate_sqlalchemy_noload() -> None:
 def stop_driver(driver: Any) -> None:
     """Stop the driver's event listener and log off while the simulator still answers."""
     driver.cleanup_host("")
+
+
+def repair_executor_factory() -> None:
+    """Clear the shut-down mark a previous test's late graceful shutdown left on nova's executor factory.
+
+    nova's ServiceFixture patches ``shutdown_all_executors`` only while its fixture lives; the
+    compute manager's graceful shutdown runs on a thread and can call the real one afterwards, which
+    marks the process-wide factory shut down for good (nova's own fixture asserts it is not).
+    """
+    from nova import thread_pool_factory
+
+    factory = thread_pool_factory.FACTORY
+    if factory._shutdown:
+        with factory._shutdown_lock:
+            factory._shutdown = False

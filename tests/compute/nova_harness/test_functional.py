@@ -38,7 +38,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 from powervm_openstack.compute import committed
 from powervm_openstack.network import sriov_ports
 from powervm_openstack.pvm import vif_event
-from tests.compute.nova_harness.base import Simulator, tolerate_sqlalchemy_noload
+from tests.compute.nova_harness.base import Simulator, repair_executor_factory, tolerate_sqlalchemy_noload
 from tests.fixtures.simulator import connect, disconnect
 
 IMAGE_DATA = b"PowerVM boot image\n" * 200
@@ -94,6 +94,9 @@ class PowerVMHarness(integrated_helpers._IntegratedTestBase):
         # stopping the compute service would mark nova's process-wide executor factory as shut down
         # (nova's own graceful-shutdown tests patch this the same way)
         self.useFixture(fixtures.MockPatch("nova.thread_pool_factory.shutdown_all_executors"))
+        # A service's graceful shutdown finishes on a background thread and may call the real one after
+        # the previous test's patch was removed: undo that leak, or every later test in this worker fails.
+        repair_executor_factory()
         super().setUp()
         tolerate_sqlalchemy_noload()
         self.pvm = connect(self.sim.server)
