@@ -11,10 +11,10 @@ Every check that fails raises :class:`DemoError` naming what was expected and wh
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from typing import Any
 
+from powervm_openstack import demo_network
 from powervm_openstack.deploy.aio import novalink
 
 SEA_VLAN = 1234
@@ -32,13 +32,10 @@ Step = Callable[[str, Callable[[], Any]], Any]
 
 def wait(check: Callable[[], Any], what: str, timeout: float = 180) -> Any:
     """``check()``'s first truthy value; DemoError naming ``what`` after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(1.0)
-    raise DemoError(f"timed out after {timeout:.0f} s waiting for {what}")
+    try:
+        return demo_network.wait_for(check, what, timeout)
+    except TimeoutError as exc:
+        raise DemoError(str(exc)) from None
 
 
 def expect(ok: bool, what: str, found: Any) -> None:
