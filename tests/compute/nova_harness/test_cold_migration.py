@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import json
 
+import fixtures
+import oslo_messaging as messaging
 from nova.tests import fixtures as nova_fixtures
+from oslo_messaging.rpc import client as rpc_client
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 
@@ -149,11 +152,17 @@ class PowerVMColdMigrationLocalDiskTest(_TwoHostsResizing):
     CAST_AS_CALL = False
 
     def test_local_disk_move_is_refused_before_anything_changes(self) -> None:
-        with nova_fixtures.CastAsCallFixture(self):
-            server = self._boot(host="compute")
+        originals = {f"oslo_messaging.{where}.{name}": getattr(cls, name) for where, cls in (
+            ("RPCClient", messaging.RPCClient), ("rpc.client._CallContext", rpc_client._CallContext))
+            for name in ("prepare", "cast")}  # fmt: skip
+        self.useFixture(nova_fixtures.CastAsCallFixture(self))  # the boot as the other tests do it
+        server = self._boot(host="compute")
+        for name, func in originals.items():
+            self.useFixture(fixtures.MonkeyPatch(name, func))
         before = self._names(self.pvm2)
         self.admin_api.post_server_action(server["id"], {"migrate": {"host": "host2"}})
         self._wait_for_migration_status(server, ["error"])
+        self._wait_for_instance_action_event(server, "migrate", "compute_resize_instance", "Error")
         server = self._wait_for_state_change(server, "ACTIVE")
         self.assertEqual("compute", server["OS-EXT-SRV-ATTR:host"])
         self.assertEqual("running", self._on(self.pvm, server).state)
