@@ -333,7 +333,7 @@ class PowerVMDriver(driver.ComputeDriver):
     def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any, network_info: Any,
                                    block_device_info: Any = None, timeout: int = 0,
                                    retry_interval: int = 0) -> str:  # fmt: skip
-        return cold.migrate_disk_and_power_off(self, context, instance, flavor, block_device_info, timeout)
+        return cold.migrate_disk_and_power_off(self, context, instance, dest, flavor, block_device_info, timeout)
 
     def finish_migration(self, context: Any, migration: Any, instance: Any, disk_info: Any, network_info: Any,
                          image_meta: Any, resize_instance: bool, allocations: Any, block_device_info: Any = None,

@@ -62,7 +62,7 @@ def _volume_backed(block_device_info: Any) -> bool:
 
 
 # -- source: migrate_disk_and_power_off ---------------------------------------------------------
-def migrate_disk_and_power_off(d: Any, context: Any, instance: Any, flavor: Any, block_device_info: Any,
+def migrate_disk_and_power_off(d: Any, context: Any, instance: Any, dest: str, flavor: Any, block_device_info: Any,
                                timeout: int) -> str:  # fmt: skip
     """Check the move, stop the partition and disconnect its volumes; the ``disk_info`` for the destination.
 
@@ -70,13 +70,14 @@ def migrate_disk_and_power_off(d: Any, context: Any, instance: Any, flavor: Any,
         or a local-volume-group boot disk leaving this host), wrapping the reason.
     """
     migration = _migration_of(context, instance)
-    same_host = _same_host(migration)
+    # without a migration record (never in nova's own flow) ``dest``, the destination's IP, decides
+    same_host = _same_host(migration) if migration is not None else dest in (d.conf.my_ip, d.host_name)
     bfv = _volume_backed(block_device_info)
     if not bfv and int(flavor.root_gb or 0) < int(instance.flavor.root_gb or 0):
         raise nova_exc.InstanceFaultRollback(inner_exception=nova_exc.FlavorDiskSmallerThanCurrent(
             flavor_size=int(flavor.root_gb or 0), image_size=int(instance.flavor.root_gb or 0)))  # fmt: skip
     if not same_host and not bfv and not d.disk.shared_storage:
-        dest = migration.dest_compute if migration is not None else "another host"
+        dest = migration.dest_compute if migration is not None else dest
         raise nova_exc.InstanceFaultRollback(inner_exception=nova_exc.MigrationPreCheckError(
             reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {d.host_name}, which is "
             f"not shared storage; it cannot move to {dest} (PowerVM cold migration needs an SSP disk or boot "
