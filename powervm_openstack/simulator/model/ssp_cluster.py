@@ -48,12 +48,15 @@ def push(txn: Transaction, op: str, lu: etree._Element, lu_uuid: str = "", tier_
 
     :raises ApiError: 409 when a peer refuses the delete (the unit is mapped there).
     """
+    urls = peers(txn)
+    if not urls:
+        return
     udid = xml.text(lu, "UniqueDeviceID") or ""
     body: dict[str, Any] = {"op": op, "udid": udid, "tier": tier_uuid, "lu_uuid": lu_uuid}
     if op == "put":
         data = txn.blob(udid) or b""
         body.update(lu=etree.tostring(lu).decode(), blob=base64.b64encode(data).decode())
-    for url in peers(txn):
+    for url in urls:
         req = urllib.request.Request(f"{url}/sim/ssp/replicate", data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json"})  # fmt: skip
         try:
