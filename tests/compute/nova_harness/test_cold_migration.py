@@ -21,6 +21,7 @@ from nova.tests import fixtures as nova_fixtures
 from oslo_messaging.rpc import client as rpc_client
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
+from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from tests.compute.nova_harness.test_functional import PowerVMHarness, _AgentStandIn
 from tests.compute.nova_harness.test_live_migration import _admin, _TwoHosts
@@ -42,8 +43,7 @@ class _Resizing:
             name = "boot_" + server["id"].replace("-", "")
             return next(lu.capacity for lu in pvm_stor.LUEnt.get(adapter, parent=tier) if lu.name == name)
         name = "b_" + server["id"].replace("-", "")[:13]
-        vgs = [vg for vios in __import__("pypowervm.wrappers.virtual_io_server", fromlist=["VIOS"]).VIOS.get(adapter)
-               for vg in pvm_stor.VG.get(adapter, parent=vios)]  # fmt: skip
+        vgs = [vg for vios in pvm_vios.VIOS.get(adapter) for vg in pvm_stor.VG.get(adapter, parent=vios)]
         return next(d.capacity for vg in vgs for d in vg.virtual_disks if d.name == name)
 
     def _action_detail(self, server: dict) -> str:
