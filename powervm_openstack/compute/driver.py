@@ -5,9 +5,10 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
-(``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
-console output, SPICE/serial/MKS consoles, IBM i partitions.
+boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Resize and cold
+migration (``migration``): on the same host, or across hosts on SSP disks or volumes. Not supported
+(``NotImplementedError``, as nova expects): swap_volume, rescue, pause/suspend, console output,
+SPICE/serial/MKS consoles, IBM i partitions.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
 from powervm_openstack.compute import live_migration as lpm
+from powervm_openstack.compute import migration as cold
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
@@ -54,6 +56,7 @@ class PowerVMDriver(driver.ComputeDriver):
             "supports_attach_interface": True,
             "supports_image_type_raw": True,
             "supports_extend_volume": True,
+            "supports_migrate_to_same_host": True,
         }
         self.adapter: Any = None
         self.host_uuid = ""
@@ -202,6 +205,8 @@ class PowerVMDriver(driver.ComputeDriver):
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip
         try:
+            if cold.destroy_on_revert(self, context, instance, network_info, block_device_info):
+                return
             self.flows.destroy(instance, network_info, destroy_disks, block_device_info)
         except (pvm_exc.Error, nova_exc.VolumeDetachFailed) as err:
             raise nova_exc.InstanceTerminationFailure(reason=str(err)) from err
@@ -323,6 +328,25 @@ class PowerVMDriver(driver.ComputeDriver):
                                                block_device_info: Any, destroy_disks: bool = True,
                                                migrate_data: Any = None) -> None:  # fmt: skip
         pass  # the partition never arrived; the shared disks must stay (the source still uses them)
+
+    # -- resize and cold migration (see :mod:`.migration`) --------------------------------------
+    def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any, network_info: Any,
+                                   block_device_info: Any = None, timeout: int = 0,
+                                   retry_interval: int = 0) -> str:  # fmt: skip
+        return cold.migrate_disk_and_power_off(self, context, instance, dest, flavor, block_device_info, timeout)
+
+    def finish_migration(self, context: Any, migration: Any, instance: Any, disk_info: Any, network_info: Any,
+                         image_meta: Any, resize_instance: bool, allocations: Any, block_device_info: Any = None,
+                         power_on: bool = True, share_info: Any = None) -> None:  # fmt: skip
+        cold.finish_migration(self, context, migration, instance, network_info, block_device_info, power_on)
+
+    def confirm_migration(self, context: Any, migration: Any, instance: Any, network_info: Any) -> None:
+        cold.confirm_migration(self, migration, instance, network_info)
+
+    def finish_revert_migration(self, context: Any, instance: Any, network_info: Any, migration: Any,
+                                block_device_info: Any = None, power_on: bool = True,
+                                share_info: Any = None) -> None:  # fmt: skip
+        cold.finish_revert_migration(self, context, instance, migration, block_device_info, power_on)
 
     # -- console -----------------------------------------------------------------------------
     def get_vnc_console(self, context: Any, instance: Any) -> ctype.ConsoleVNC:

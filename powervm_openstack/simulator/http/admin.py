@@ -148,6 +148,12 @@ def _mobility(app: AppContext, method: str, path: str, environ: dict[str, Any]) 
         return _json(exc.status, {"error": exc.message})
 
 
+def _ssp(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    from powervm_openstack.simulator.model import ssp_cluster  # the shared pool (peers, replication)
+
+    return ssp_cluster.handle(app, method, path, environ)
+
+
 def _body(environ: dict[str, Any]) -> Any:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
@@ -169,4 +175,5 @@ _PREFIXES: tuple[tuple[str, Callable[[AppContext, str, str, dict[str, Any]], Rep
     ("/sim/mobility", _mobility),
     ("/sim/pcm", _pcm),
     ("/sim/devices", _devices),
+    ("/sim/ssp", _ssp),
 )

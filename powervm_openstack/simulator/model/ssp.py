@@ -8,7 +8,8 @@ Logical units are CHILD objects of a Tier (``PUT /rest/api/uom/Tier/<u>/LogicalU
 - refuses a name outside 1-79 characters, a capacity below zero, a thick LU larger than the free
   space, an unknown clone source, deleting an LU that a vSCSI mapping uses, deleting an image LU
   that linked clones still use, and LU creation through the SharedStoragePool document;
-- removes LUs a client drops from the SharedStoragePool document (pypowervm ``rm_ssp_storage``).
+- removes LUs a client drops from the SharedStoragePool document (pypowervm ``rm_ssp_storage``);
+- tells the simulators sharing the pool (``ssp_cluster``) about every LU created, grown or deleted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import secrets
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request
+from powervm_openstack.simulator.model import ssp_cluster
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.model.storage import gb
 from powervm_openstack.simulator.state import kinds, xml
@@ -73,6 +75,7 @@ class LogicalUnitRules(kinds.Behaviour):
         _account(pool, name)
         txn.put(pool, detail="LogicalUnits")
         txn.put_blob(udid, data)
+        ssp_cluster.push(txn, "put", elem, rec.uuid, parent.uuid)
 
     def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
         for tag in ("UniqueDeviceID", "LogicalUnitType", "ClonedFrom", "InUse"):
@@ -80,6 +83,7 @@ class LogicalUnitRules(kinds.Behaviour):
                 raise bad_request(f"{tag} of logical unit {xml.text(old.element, 'UnitName')} cannot change.")
         if gb(new.element, "UnitCapacity") < gb(old.element, "UnitCapacity"):
             raise bad_request(f"Logical unit {xml.text(old.element, 'UnitName')} cannot shrink.")
+        ssp_cluster.push(txn, "put", new.element, new.uuid, new.parent_uuid or "")
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         tier = txn.get("Tier", rec.parent_uuid or "")
@@ -110,6 +114,7 @@ def remove_lu(txn: Transaction, lu: etree._Element, pool: Record | None) -> None
             409, f"Image logical unit {name} still backs {len(clones)} linked clone(s), e.g. "
             f"{xml.text(clones[0].element, 'UnitName')}.",
         )  # fmt: skip
+    ssp_cluster.push(txn, "delete", lu)  # a peer mapping the unit refuses, before anything changes here
     txn.delete_blob(udid)
     if pool is not None:
         _list_in_pool(pool, lu, add=False)
