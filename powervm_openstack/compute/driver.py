@@ -7,7 +7,7 @@ Threads only: pypowervm's event listener is a thread; nothing here imports event
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
 boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
 (``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
-console output, SPICE/serial/MKS consoles, IBM i partitions.
+console output, SPICE/serial/MKS consoles. IBM i images (``os_distro=ibmi``): ``ibmi``.
 """
 
 from __future__ import annotations
