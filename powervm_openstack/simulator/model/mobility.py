@@ -128,8 +128,24 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "adapters": _adapters(txn, part),
         "storage": _storage(txn, part),
         "vlan_override": params.get("VLANBridgeOverride") == "2",
+        "proc_compat": _compat_modes(part, system),
     }
     return target, package
+
+
+def _compat_modes(part: Record, system: Record) -> dict[str, str]:
+    """The partition's current and preferred processor compatibility modes.
+
+    A running partition whose current mode still reads ``default`` (the simulator does not set it at
+    power-on) runs, as the hypervisor decides at activation, in its preferred mode, or with preferred
+    ``default`` in the most featured mode of its host (the last of the host's supported modes).
+    """
+    preferred = xml.text(part.element, "PendingProcessorCompatibilityMode", "default") or "default"
+    current = xml.text(part.element, "CurrentProcessorCompatibilityMode", "default") or "default"
+    if current == "default":
+        modes = [m.text for m in system.element.iter(xml.q("SupportedPartitionProcessorCompatibilityModes"))]
+        current = preferred if preferred != "default" else next((m for m in reversed(modes) if m != "default"), "")
+    return {"current": current, "preferred": preferred}
 
 
 def _adapters(txn: Transaction, part: Record) -> list[dict[str, str]]:
