@@ -9,6 +9,7 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
 ``vlan_override`` (``VLANBridgeOverride=2``). Validation refuses, naming the reason:
 - a TargetManagedSystemName that is not this system, or a partition UUID already here;
 - memory or processing units beyond what this system has available;
+- an IBM i partition when this system is not IBM i mobility capable;
 - a current or preferred processor compatibility mode this system does not support (IBM: "both the
   current and preferred processor compatibility modes of the logical partition must be supported by
   the destination server"; preferred ``default`` always is). The HSCL code of that refusal is not
@@ -55,6 +56,9 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
         reasons.append(f"Partition {name} ({uuid}) already exists on {own}.")
     reasons += _capacity(system, part, name, own)
     reasons += _compat(system, package.get("proc_compat") or {}, name, own)
+    caps = "AssociatedSystemCapabilities/IBMiLogicalPartitionMobilityCapable"
+    if package.get("ibmi") and xml.text(system.element, caps) != "true":
+        reasons.append(f"IBM i partition {name} cannot move to {own}: it is not IBM i mobility capable.")
     switches = {xml.text(s.element, "SwitchName"): s for s in txn.find("VirtualSwitch")}
     bridged = _bridged_vlans(txn)
     for cna in package.get("adapters", []):
