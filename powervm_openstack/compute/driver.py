@@ -5,8 +5,9 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
-(``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
+boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
+abort; not of boot-from-volume partitions. Not supported (``NotImplementedError``, as nova expects):
+swap_volume, live_migration_force_complete, resize and cold migration, rescue, pause/suspend,
 console output, SPICE/serial/MKS consoles. IBM i images (``os_distro=ibmi``): ``ibmi``.
 """
 
@@ -209,6 +210,8 @@ class PowerVMDriver(driver.ComputeDriver):
     def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, migrate_data: Any = None, destroy_vifs: bool = True,
                 destroy_secrets: bool = True) -> None:  # fmt: skip
+        if isinstance(migrate_data, lpm.PowerVMLiveMigrateData):
+            return lpm.cleanup_source(self, instance)  # after a live migration (nova calls it at the source)
         self.destroy(context, instance, network_info, block_device_info, destroy_disks)
 
     def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
@@ -300,7 +303,7 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any, recover_method: Any,
                        block_migration: bool = False, migrate_data: Any = None) -> None:  # fmt: skip
-        lpm.migrate(self, context, instance, dest, post_method, recover_method, migrate_data)
+        lpm.migrate(self, CONF, context, instance, dest, post_method, recover_method, migrate_data)
 
     def live_migration_abort(self, instance: Any) -> None:
         lpm.abort(self, instance)
@@ -314,15 +317,15 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                            block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
-        self.known_instance(instance)
+        lpm.finish_destination(self, context, instance, network_info)
 
     def rollback_live_migration_at_source(self, context: Any, instance: Any, migrate_data: Any) -> None:
-        pass  # a failed Migrate leaves the partition here, unchanged
+        lpm.rollback_source(self, instance)  # the partition stayed here; its config drive is mapped again
 
     def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                                block_device_info: Any, destroy_disks: bool = True,
                                                migrate_data: Any = None) -> None:  # fmt: skip
-        pass  # the partition never arrived; the shared disks must stay (the source still uses them)
+        lpm.rollback_destination(self, instance, migrate_data)  # the shared disks stay: the source uses them
 
     # -- console -----------------------------------------------------------------------------
     def get_vnc_console(self, context: Any, instance: Any) -> ctype.ConsoleVNC:

@@ -4,8 +4,8 @@
 topology renamed as another system (its own UUIDs), sharing the SSP cluster ``cluster1`` and the
 physical network. A server on an SSP disk live-migrates: afterwards its partition, adapters and
 disk mapping are only on host2's simulator (the rollback case is in ``test_live_migration_rollback``).
-The servers have no config drive: its virtual optical media is not shared storage, and moving it
-around the migration is not done yet. On localdisk the destination refuses before anything
+The servers have a config drive (the harness forces one): its virtual optical media is not shared
+storage, so it is unmapped before the move, deleted on the source and built again on host2. On localdisk the destination refuses before anything
 changes, with the reason in the instance action.
 """
 
@@ -21,6 +21,7 @@ from nova.tests.functional.api import client
 from nova.virt import node as nova_node
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
+from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from tests.compute.nova_harness.base import HOST_TOPOLOGY, Simulator, stop_driver
@@ -65,8 +66,6 @@ class _TwoHosts(PowerVMHarness):
         nova_node.LOCAL_NODE_UUID = None  # host2 is another machine: its own node UUID (nova's fixture stores none)
         self.compute2 = self._start_compute("host2")
         self.addCleanup(stop_driver, self.compute2.manager.driver)
-        # a config drive is virtual optical media, which PowerVM cannot move (not shared storage)
-        self.flags(force_config_drive=False)
         self.pvm2 = connect(self.sim2.server)
         self.addCleanup(disconnect, self.pvm2)
 
@@ -76,6 +75,11 @@ class _TwoHosts(PowerVMHarness):
     def _on(self, adapter, server: dict) -> pvm_lpar.LPAR | None:
         wanted = server["id"].upper()[1:]
         return next((p for p in pvm_lpar.LPAR.get(adapter) if p.uuid[1:] == wanted), None)
+
+    def _media(self, adapter) -> list[str]:
+        vioses = pvm_vios.VIOS.get(adapter)
+        return [m.name for v in vioses for vg in pvm_stor.VG.get(adapter, parent=v) for r in vg.vmedia_repos
+                for m in r.optical_media]  # fmt: skip
 
     def _mapped_to(self, adapter, lpar_uuid: str) -> list[str]:
         vioses = pvm_vios.VIOS.get(adapter, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
@@ -92,7 +96,8 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         assert lpar is not None
         macs = sorted((c.mac, c.slot) for c in pvm_net.CNA.get(self.pvm, parent=lpar))
         disks = self._mapped_to(self.pvm, lpar.uuid)
-        self.assertTrue(disks)
+        cfg = f"cfg_{server['id'].replace('-', '')}"
+        self.assertIn(cfg, disks)
 
         server = self._live_migrate(server, host="host2")
 
@@ -102,8 +107,9 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         self.assertIsNotNone(moved)
         self.assertEqual("running", moved.state)
         self.assertEqual(macs, sorted((c.mac, c.slot) for c in pvm_net.CNA.get(self.pvm2, parent=moved)))
-        self.assertEqual(disks, self._mapped_to(self.pvm2, moved.uuid))
+        self.assertEqual(sorted(disks), sorted(self._mapped_to(self.pvm2, moved.uuid)))  # the config drive rebuilt
         self.assertEqual([], self._mapped_to(self.pvm, lpar.uuid))
+        self.assertNotIn(cfg, self._media(self.pvm))  # the source's copy is deleted
         bridge = pvm_net.NetBridge.get(self.pvm2, parent_type="ManagedSystem",
                                        parent_uuid=pvm_lpar.LPAR.get(self.pvm2)[0].assoc_sys_uuid)[0]  # fmt: skip
         self.assertIn(VLAN, bridge.list_vlans())
