@@ -3,7 +3,8 @@
 The destination describes itself in ``PowerVMLiveMigrateData`` (its managed system's name and the
 address of its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
-only SSP disks and Cinder volumes are shared), block migration, a partition that is not running or
+only SSP disks are shared), an instance with Cinder volumes (moving their hdisks and virtual FC
+mappings is not done yet), block migration, a partition that is not running or
 whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
 (capacity, switches, VLANs, processor compatibility mode). ``pre_live_migration`` puts the SEA VLANs
 of the instance's ``pvm_sea`` ports on the destination's network bridge, because the adapters arrive
@@ -94,12 +95,21 @@ def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLi
 
 
 def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_info: Any) -> Any:
-    """The source's check: shared storage, a running partition with RMC, then the platform's validation."""
-    volume_backed = bool(block_device_info and block_device_info.get("block_device_mapping")) and not instance.image_ref
-    if conf.powervm.disk_driver.lower() == "localdisk" and not volume_backed:
+    """The source's check: shared storage, no Cinder volume, a running partition with RMC, then the platform's.
+
+    :raises MigrationPreCheckError: with the reason; nothing is changed then.
+    """
+    volumes = [b.get("mount_device") or "?" for b in (block_device_info or {}).get("block_device_mapping") or []]
+    if volumes:
+        raise nova_exc.MigrationPreCheckError(
+            reason=f"Instance {instance.uuid} has Cinder volumes ({', '.join(volumes)}); this driver does not "
+            "live-migrate volumes yet (the destination's hdisks or virtual FC mappings would not be prepared); "
+            "detach data volumes first, a boot-from-volume instance cannot live-migrate."
+        )
+    if conf.powervm.disk_driver.lower() == "localdisk":
         raise nova_exc.MigrationPreCheckError(
             reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {driver.host_name}, "
-            "which is not shared storage; PowerVM live migration needs an SSP disk or boot from volume."
+            "which is not shared storage; PowerVM live migration needs an SSP disk."
         )
     if not isinstance(data, PowerVMLiveMigrateData):
         raise nova_exc.MigrationPreCheckError(reason="The destination is not a PowerVM host.")
@@ -121,7 +131,7 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
         if unloaded:
             lpm_media.reload(driver, instance)
         raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
-    data.is_volume_backed = volume_backed
+    data.is_volume_backed = False
     return data
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import tempfile
 import urllib.request
+import uuid
 from pathlib import Path
 
 import yaml
+from nova.tests.fixtures import cinder as cinder_fixture
 from nova.tests.functional.api import client
 from nova.virt import node as nova_node
 from pypowervm.wrappers import logical_partition as pvm_lpar
@@ -24,8 +26,11 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.simulator.build.san import Lun
+from powervm_openstack.simulator.model import fc
 from tests.compute.nova_harness.base import HOST_TOPOLOGY, Simulator, stop_driver
 from tests.compute.nova_harness.test_functional import VLAN, PowerVMHarness
+from tests.compute.nova_harness.test_volumes import TARGETS, VIOS_PORTS
 from tests.fixtures.simulator import connect, disconnect
 
 
@@ -76,6 +81,21 @@ class _TwoHosts(PowerVMHarness):
         wanted = server["id"].upper()[1:]
         return next((p for p in pvm_lpar.LPAR.get(adapter) if p.uuid[1:] == wanted), None)
 
+    def _last_action_detail(self, server: dict) -> str:
+        action = self.admin_api.get_instance_actions(server["id"])[0]
+        return json.dumps(
+            self.admin_api.api_get(f"/servers/{server['id']}/os-instance-actions/{action['request_id']}").body
+        )
+
+    def _fc_volume(self) -> str:
+        """A SAN LUN on the source's simulator and the fixture's fibre_channel connection info for it."""
+        volume_id = str(uuid.uuid4())
+        fc.add_lun(self.sim.server.store, Lun(volume_id, 1, 2, TARGETS, [w for p in VIOS_PORTS.values() for w in p]))
+        self.cinder.VOLUME_CONNECTION_INFO = dict(cinder_fixture.CinderFixture.VOLUME_CONNECTION_INFO)
+        self.cinder.VOLUME_CONNECTION_INFO[volume_id] = {
+            "driver_volume_type": "fibre_channel", "data": {"target_wwn": TARGETS, "target_lun": 1}}  # fmt: skip
+        return volume_id
+
     def _media(self, adapter) -> list[str]:
         vioses = pvm_vios.VIOS.get(adapter)
         return [m.name for v in vioses for vg in pvm_stor.VG.get(adapter, parent=v) for r in vg.vmedia_repos
@@ -98,6 +118,14 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         disks = self._mapped_to(self.pvm, lpar.uuid)
         cfg = f"cfg_{server['id'].replace('-', '')}"
         self.assertIn(cfg, disks)
+
+        # a server with a Cinder volume is refused (its hdisks would not be prepared on host2) and stays
+        with_volume = self._boot(host="compute")
+        self._attach_volume(with_volume, self._fc_volume())
+        self.assertRaises(client.OpenStackApiException, self.admin_api.post_server_action, with_volume["id"],
+                          {"os-migrateLive": {"host": "host2", "block_migration": "auto"}})  # fmt: skip
+        self.assertIn("does not live-migrate volumes yet", self._last_action_detail(with_volume))
+        self.assertEqual("running", self._on(self.pvm, with_volume).state)
 
         server = self._live_migrate(server, host="host2")
 
@@ -131,6 +159,4 @@ class PowerVMLiveMigrationLocalDiskTest(_TwoHosts):
         self.assertEqual(("compute", "ACTIVE"), (server["OS-EXT-SRV-ATTR:host"], server["status"]))
         self.assertIsNotNone(self._on(self.pvm, server))
         self.assertEqual(before, self._names(self.pvm2))
-        action = self.admin_api.get_instance_actions(server["id"])[0]
-        detail = self.admin_api.api_get(f"/servers/{server['id']}/os-instance-actions/{action['request_id']}").body
-        self.assertIn("keeps boot disks in a local volume group", json.dumps(detail))
+        self.assertIn("keeps boot disks in a local volume group", self._last_action_detail(server))
