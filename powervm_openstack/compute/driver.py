@@ -5,10 +5,11 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Resize and cold
-migration (``migration``): on the same host, or across hosts on SSP disks or volumes. Not supported
-(``NotImplementedError``, as nova expects): swap_volume, rescue, pause/suspend, console output,
-SPICE/serial/MKS consoles, IBM i partitions.
+boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
+abort; not of partitions with Cinder volumes. Resize and cold migration (``migration``): on the same host, or
+across hosts on SSP disks or volumes. IBM i images (``os_distro=ibmi``): ``ibmi``. Not supported
+(``NotImplementedError``, as nova expects): swap_volume, live_migration_force_complete, rescue,
+pause/suspend, console output, SPICE/serial/MKS consoles.
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ class PowerVMDriver(driver.ComputeDriver):
     def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, migrate_data: Any = None, destroy_vifs: bool = True,
                 destroy_secrets: bool = True) -> None:  # fmt: skip
+        if isinstance(migrate_data, lpm.PowerVMLiveMigrateData):
+            return lpm.cleanup_source(self, instance)  # after a live migration (nova calls it at the source)
         self.destroy(context, instance, network_info, block_device_info, destroy_disks)
 
     def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
@@ -305,7 +308,7 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any, recover_method: Any,
                        block_migration: bool = False, migrate_data: Any = None) -> None:  # fmt: skip
-        lpm.migrate(self, context, instance, dest, post_method, recover_method, migrate_data)
+        lpm.migrate(self, CONF, context, instance, dest, post_method, recover_method, migrate_data)
 
     def live_migration_abort(self, instance: Any) -> None:
         lpm.abort(self, instance)
@@ -319,15 +322,15 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                            block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
-        self.known_instance(instance)
+        lpm.finish_destination(self, context, instance, network_info)
 
     def rollback_live_migration_at_source(self, context: Any, instance: Any, migrate_data: Any) -> None:
-        pass  # a failed Migrate leaves the partition here, unchanged
+        lpm.rollback_source(self, instance)  # the partition stayed here; its config drive is mapped again
 
     def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                                block_device_info: Any, destroy_disks: bool = True,
                                                migrate_data: Any = None) -> None:  # fmt: skip
-        pass  # the partition never arrived; the shared disks must stay (the source still uses them)
+        lpm.rollback_destination(self, instance, migrate_data)  # the shared disks stay: the source uses them
 
     # -- resize and cold migration (see :mod:`.migration`) --------------------------------------
     def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any, network_info: Any,

@@ -23,7 +23,7 @@ from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import exception as exc
-from powervm_openstack.compute import images, mgmt, timing, vm
+from powervm_openstack.compute import ibmi, images, mgmt, timing, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
@@ -68,11 +68,13 @@ class Lifecycle:
             d.known_instance(instance)
             self._attach_volumes(instance, lpar, block_device_info, rb, step)
             storage: dict[str, list] = {}
+            boot_names: tuple[str, ...] = ()  # empty: boot from volume
             if not volume_flows.boots_from_volume(block_device_info):  # the root disk is a volume: no local disk
                 step[0] = "create the boot disk"
                 disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
                 rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
                 storage = {vios: [disk.ref] for vios in disk.vioses}
+                boot_names = (disk.name,)
             timing.wait_for_network(network_info)  # nova allocates the ports while the disk is made
             if configdrive.required_by(instance):
                 step[0] = "upload the config drive"
@@ -85,6 +87,10 @@ class Lifecycle:
                        lambda v=vios_uuid, e=elems: mapping.remove(d.adapter, [v], mapping.named(*(x.name for x in e)),
                                                                    f"instance {instance.uuid}"))  # fmt: skip
                 mapping.add(d.adapter, vios_uuid, lpar.uuid, elems)
+            if ibmi.is_ibmi(instance):
+                step[0] = "tag the IBM i load source"
+                ibmi.tag_load_source(d.adapter, lpar.uuid, instance,
+                                     ibmi.settings(instance.flavor.extra_specs or {}, True), boot_names)  # fmt: skip
             step[0] = "plug the VIFs"
             self.plug_vifs(instance, lpar.uuid, network_info or [], rb)
             step[0] = "add the RMC management adapter"

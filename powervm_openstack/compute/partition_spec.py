@@ -27,6 +27,8 @@ Extra specs (all optional):
 ``powervm:ppt_ratio``           physical page table ratio 1:64 ... 1:4096
 ``powervm:enforce_affinity_check``  true/false
 ==============================  =================================================================
+
+The ``powervm:ibmi_*`` keys of IBM i partitions are parsed by ``ibmi``, not here.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def parse_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, Any]:
     """
     parsed: dict[str, Any] = {}
     for key, value in sorted(extra_specs.items()):
-        if not key.startswith(PREFIX):
+        if not key.startswith(PREFIX) or key.startswith(PREFIX + "ibmi_"):
             continue
         spec = _SPECS.get(key[len(PREFIX) :])
         if spec is None:
@@ -162,8 +164,8 @@ def parse_extra_specs(extra_specs: Mapping[str, str]) -> dict[str, Any]:
     return parsed
 
 
-def build_attrs(name: str, uuid: str, flavor: Flavor, defaults: Defaults) -> dict[str, Any]:
-    """LPARBuilder attributes for a new AIX/Linux partition.
+def build_attrs(name: str, uuid: str, flavor: Flavor, defaults: Defaults, env: str = "AIX/Linux") -> dict[str, Any]:
+    """LPARBuilder attributes for a new partition of type ``env`` (AIX/Linux, or OS400 for IBM i).
 
     ``proc_pool_name`` (from ``powervm:shared_proc_pool_name``) is left in the result for the caller
     to resolve into ``proc_pool`` (a pool id), which needs the REST API.
@@ -172,7 +174,7 @@ def build_attrs(name: str, uuid: str, flavor: Flavor, defaults: Defaults) -> dic
         (dedicated-only keys on shared processors and the other way round, min > desired > max).
     """
     specs = parse_extra_specs(flavor.extra_specs)
-    attrs: dict[str, Any] = {"name": name, "uuid": uuid, "env": "AIX/Linux", "memory": flavor.memory_mb,
+    attrs: dict[str, Any] = {"name": name, "uuid": uuid, "env": env, "memory": flavor.memory_mb,
                              "vcpu": flavor.vcpus}  # fmt: skip
     specs.setdefault("srr_capability", True)
     dedicated = specs.pop("dedicated_proc", False)

@@ -25,7 +25,7 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import shared_proc_pool as pvm_spp
 
-from powervm_openstack.compute import committed, partition_spec
+from powervm_openstack.compute import committed, ibmi, partition_spec
 from powervm_openstack.compute import exception as exc
 
 LOG = logging.getLogger(__name__)
@@ -91,7 +91,12 @@ def create(adapter: Any, host: pvm_ms.System, instance: Any, flavor: Any, defaul
     """
     name = partition_name(instance)
     spec = partition_spec.Flavor(int(flavor.vcpus), int(flavor.memory_mb), dict(flavor.extra_specs or {}))
-    attrs = partition_spec.build_attrs(name, pvm_uuid_of(instance), spec, defaults)
+    is_ibmi = ibmi.is_ibmi(instance)
+    ibmi.settings(spec.extra_specs, is_ibmi)
+    if is_ibmi:
+        ibmi.check_host(host, name, instance.uuid)
+    env = ibmi.ENV if is_ibmi else "AIX/Linux"
+    attrs = partition_spec.build_attrs(name, pvm_uuid_of(instance), spec, defaults, env)
     attrs["max_io_slots"] = max_slots
     pool_name = attrs.pop("proc_pool_name", None)
     if pool_name:
@@ -107,7 +112,7 @@ def create(adapter: Any, host: pvm_ms.System, instance: Any, flavor: Any, defaul
                                lambda: _committed_partition(adapter, attrs["uuid"], name))  # fmt: skip
     except pvm_exc.HttpError as err:
         raise exc.PartitionCreateFailed(name=name, instance=instance.uuid, reason=_api_message(err)) from err
-    LOG.info("Created partition %s (%s, id %s) for instance %s: %s vCPU, %s MB", name, lpar.uuid, lpar.id,
+    LOG.info("Created %s partition %s (%s, id %s) for instance %s: %s vCPU, %s MB", env, name, lpar.uuid, lpar.id,
              instance.uuid, attrs["vcpu"], attrs["memory"])  # fmt: skip
     return lpar
 

@@ -236,3 +236,47 @@ def test_abort_during_migration_leaves_partition_on_source(tmp_path):
         finally:
             disconnect(src)
             disconnect(dst)
+
+
+def test_processor_compatibility_mode_the_destination_lacks_is_refused(tmp_path):
+    path = _dest_topology(tmp_path)
+    data = yaml.safe_load(open(path).read())
+    data["system"]["compat_modes"] = ["default", "POWER8", "POWER9_Base"]
+    (tmp_path / "dest.yaml").write_text(yaml.safe_dump(data))
+    with running_simulator() as src_sim, running_simulator(topology=path) as dst_sim:
+        src, dst = connect(src_sim), connect(dst_sim)
+        try:
+            hosts = Hosts(src, dst, src_sim, dst_sim)
+            lpar = hosts.lpar("web-01")  # running in POWER9 mode, its source host's most featured
+            with pytest.raises(pvm_exc.JobRequestFailed,
+                               match=r"current processor compatibility mode POWER9, which .* does not support"):  # fmt: skip
+                migration.migrate_lpar(lpar, DEST_SYSTEM, validate_only=True, tgt_mgmt_svr=hosts.target)
+            assert "web-01" in hosts.names(src) and "web-01" not in hosts.names(dst)
+        finally:
+            disconnect(src)
+            disconnect(dst)
+
+
+def test_ibmi_partition_moves_without_rmc_only_in_restricted_io_mode(tmp_path):
+    data = yaml.safe_load(loader.DEFAULT.read_text())
+    data["lpars"].append({"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "inactive",
+                          "memory_mb": 2048, "proc_units": 0.5, "vcpus": 1})  # fmt: skip
+    src_topology = tmp_path / "src.yaml"
+    src_topology.write_text(yaml.safe_dump(data))
+    with (
+        running_simulator(topology=str(src_topology)) as src_sim,
+        running_simulator(topology=_dest_topology(tmp_path)) as dst_sim,
+    ):
+        src, dst = connect(src_sim), connect(dst_sim)
+        try:
+            hosts = Hosts(src, dst, src_sim, dst_sim)
+            with pytest.raises(pvm_exc.JobRequestFailed, match="is not in restricted I/O mode"):
+                hosts.migrate(hosts.lpar("ibmi-01"))
+            lpar = hosts.lpar("ibmi-01")
+            lpar.restrictedio = True
+            lpar.update()
+            hosts.migrate(hosts.lpar("ibmi-01"))  # no RMC asked of IBM i
+            assert "ibmi-01" in hosts.names(dst) and "ibmi-01" not in hosts.names(src)
+        finally:
+            disconnect(src)
+            disconnect(dst)

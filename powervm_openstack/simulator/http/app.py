@@ -106,7 +106,7 @@ class SimulatorApp:
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         if route.service == "uom" and route.kind == "Event":
             return self._events(method, query, body, base)
-        if route.service == "uom" and route.kind == "jobs":
+        if route.service == "uom" and "jobs" in (route.kind, route.parent_kind):
             return self._job(method, route, base)
         if route.suffix == "do":
             return self._do(method, route, body, base)
@@ -136,6 +136,9 @@ class SimulatorApp:
 
     def _job(self, method: str, route: routes.Route, base: str) -> Reply:
         job_id = route.uuid or ""
+        if route.kind == "cancel" and method in ("POST", "PUT"):  # pypowervm's cancel_job: POST jobs/<id>/cancel
+            self.jobs.cancel(route.parent_uuid or "")
+            return Reply(200, self.jobs.status(route.parent_uuid or "", base))
         if method == "GET":
             return Reply(200, self.jobs.status(job_id, base))
         if method == "DELETE":

@@ -8,7 +8,8 @@ What real PowerVM refuses, and so ``check_config`` refuses (HTTP 400 naming the 
 - processors outside the per-partition limits, shared processing units below 0.05 per virtual
   processor or above 1.0 per virtual processor, an unknown shared processor pool, an uncapped
   weight or availability priority outside 0-255, an unsupported processor compatibility mode;
-- maximum virtual I/O slots outside 2-65535.
+- maximum virtual I/O slots outside 2-65535;
+- what ``ibmi`` refuses of an IBM i (OS400) partition, or of tagged I/O on any other.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
+from powervm_openstack.simulator.model import ibmi
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Transaction
@@ -48,6 +50,7 @@ def check_config(txn: Transaction, elem: etree._Element, system: Record | None, 
     slots = num(elem, "PartitionIOConfiguration/MaximumVirtualIOSlots", 64)
     if not 2 <= slots <= 65535:
         raise bad_request(f"MaximumVirtualIOSlots {slots:g} is outside 2-65535.")
+    ibmi.check_definition(elem, system)
     if system is None:
         return
     _check_memory(elem, system)

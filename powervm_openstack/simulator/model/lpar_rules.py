@@ -23,7 +23,7 @@ import uuid as uuidlib
 from lxml import etree
 
 from powervm_openstack.simulator.errors import ApiError, bad_request
-from powervm_openstack.simulator.model import dlpar
+from powervm_openstack.simulator.model import dlpar, ibmi
 from powervm_openstack.simulator.model.lpar_config import check_config, num
 from powervm_openstack.simulator.model.lpar_resources import (
     DOWN_STATES,
@@ -65,7 +65,7 @@ def install() -> None:
     """Register the LogicalPartition rules and the PowerOn/PowerOff jobs of partitions and VIOSes."""
     kinds.register("LogicalPartition", PartitionRules())
     for group in ("LogicalPartition", "VirtualIOServer"):
-        jobs.register_job(group, "PowerOn", power_on)
+        jobs.register_job(group, "PowerOn", ibmi.checked_power_on(power_on))
         jobs.register_job(group, "PowerOff", power_off)
 
 

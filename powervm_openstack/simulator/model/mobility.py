@@ -13,7 +13,9 @@ source never heard, the case ``MigrateRecover`` finishes).
 
 The source refuses (the job ends COMPLETED_WITH_ERROR naming the reason) a missing or own target
 system name, a target without ``TargetRemoteHMCIPAddress`` or one that does not answer, a partition
-that is not running (inactive migration is not modelled) or whose RMC is not active, and storage
+that is not running (inactive migration is not modelled) or whose RMC is not active (an IBM i
+partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
+``can_lpm`` checks), and storage
 that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
 which needs the LUN's zoning on the destination, is not modelled yet). ``MigrateValidate`` stops
 there; ``Migrate`` then has the destination adopt the partition and removes it, its client adapters
@@ -118,9 +120,12 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
     state = xml.text(part.element, "PartitionState", "")
     if state != "running":
         raise JobFailed(f"Partition {_name(part)} is {state}; live migration needs a running partition.")
-    rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive")
-    if rmc != "active":
-        raise JobFailed(f"Partition {_name(part)} has RMC {rmc}; live migration needs an active RMC connection.")
+    if xml.text(part.element, "PartitionType") == "OS400":
+        _check_ibmi(part, system)
+    else:
+        rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive")
+        if rmc != "active":
+            raise JobFailed(f"Partition {_name(part)} has RMC {rmc}; live migration needs an active RMC connection.")
     package = {
         "system": target_name,
         "source_system": system.uuid,
@@ -128,8 +133,33 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "adapters": _adapters(txn, part),
         "storage": _storage(txn, part),
         "vlan_override": params.get("VLANBridgeOverride") == "2",
+        "proc_compat": _compat_modes(part, system),
+        "ibmi": xml.text(part.element, "PartitionType") == "OS400",
     }
     return target, package
+
+
+def _check_ibmi(part: Record, system: Record) -> None:
+    """IBM i moves without RMC, but only in restricted I/O mode from a system capable of IBM i mobility."""
+    if xml.text(part.element, "IsRestrictedIOPartition", "false") != "true":
+        raise JobFailed(f"IBM i partition {_name(part)} is not in restricted I/O mode; it cannot migrate.")
+    if xml.text(system.element, "AssociatedSystemCapabilities/IBMiLogicalPartitionMobilityCapable") != "true":
+        raise JobFailed(f"Managed system {xml.text(system.element, 'SystemName')} is not IBM i mobility capable.")
+
+
+def _compat_modes(part: Record, system: Record) -> dict[str, str]:
+    """The partition's current and preferred processor compatibility modes.
+
+    A running partition whose current mode still reads ``default`` (the simulator does not set it at
+    power-on) runs, as the hypervisor decides at activation, in its preferred mode, or with preferred
+    ``default`` in the most featured mode of its host (the last of the host's supported modes).
+    """
+    preferred = xml.text(part.element, "PendingProcessorCompatibilityMode", "default") or "default"
+    current = xml.text(part.element, "CurrentProcessorCompatibilityMode", "default") or "default"
+    if current == "default":
+        modes = [m.text for m in system.element.iter(xml.q("SupportedPartitionProcessorCompatibilityModes"))]
+        current = preferred if preferred != "default" else next((m for m in reversed(modes) if m != "default"), "")
+    return {"current": current, "preferred": preferred}
 
 
 def _adapters(txn: Transaction, part: Record) -> list[dict[str, str]]:

@@ -9,6 +9,11 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
 ``vlan_override`` (``VLANBridgeOverride=2``). Validation refuses, naming the reason:
 - a TargetManagedSystemName that is not this system, or a partition UUID already here;
 - memory or processing units beyond what this system has available;
+- an IBM i partition when this system is not IBM i mobility capable;
+- a current or preferred processor compatibility mode this system does not support (IBM: "both the
+  current and preferred processor compatibility modes of the logical partition must be supported by
+  the destination server"; preferred ``default`` always is). The HSCL code of that refusal is not
+  known here, so the message carries none;
 - an adapter whose virtual switch does not exist here, or whose VLAN no NetworkBridge here carries
   (unless overridden; adapters on ``MGMTSWITCH``, the RMC path, need no bridge);
 - a logical unit of a cluster this system's VIOSes are not nodes of.
@@ -50,6 +55,10 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
     if uuid and txn.get(None, uuid) is not None:
         reasons.append(f"Partition {name} ({uuid}) already exists on {own}.")
     reasons += _capacity(system, part, name, own)
+    reasons += _compat(system, package.get("proc_compat") or {}, name, own)
+    caps = "AssociatedSystemCapabilities/IBMiLogicalPartitionMobilityCapable"
+    if package.get("ibmi") and xml.text(system.element, caps) != "true":
+        reasons.append(f"IBM i partition {name} cannot move to {own}: it is not IBM i mobility capable.")
     switches = {xml.text(s.element, "SwitchName"): s for s in txn.find("VirtualSwitch")}
     bridged = _bridged_vlans(txn)
     for cna in package.get("adapters", []):
@@ -105,6 +114,16 @@ def _capacity(system: Record, part: etree._Element, name: str, own: str) -> list
     if units > free_units + 1e-9:
         reasons.append(f"Partition {name} needs {units:g} processing units; {own} has {free_units:g} available.")
     return reasons
+
+
+def _compat(system: Record, modes: dict[str, str], name: str, own: str) -> list[str]:
+    supported = [m.text for m in system.element.iter(xml.q("SupportedPartitionProcessorCompatibilityModes"))]
+    return [
+        f"Partition {name} has {kind} processor compatibility mode {mode}, which {own} does not support "
+        f"(supported: {', '.join(supported)})."
+        for kind, mode in (("current", modes.get("current", "")), ("preferred", modes.get("preferred", "")))
+        if mode and mode != "default" and supported and mode not in supported
+    ]
 
 
 def _bridged_vlans(txn: Transaction) -> set[tuple[str, int]]:

@@ -4,8 +4,8 @@
 topology renamed as another system (its own UUIDs), sharing the SSP cluster ``cluster1`` and the
 physical network. A server on an SSP disk live-migrates: afterwards its partition, adapters and
 disk mapping are only on host2's simulator (the rollback case is in ``test_live_migration_rollback``).
-The servers have no config drive: its virtual optical media is not shared storage, and moving it
-around the migration is not done yet. On localdisk the destination refuses before anything
+The servers have a config drive (the harness forces one): its virtual optical media is not shared
+storage, so it is unmapped before the move, deleted on the source and built again on host2. On localdisk the destination refuses before anything
 changes, with the reason in the instance action.
 """
 
@@ -14,17 +14,23 @@ from __future__ import annotations
 import json
 import tempfile
 import urllib.request
+import uuid
 from pathlib import Path
 
 import yaml
+from nova.tests.fixtures import cinder as cinder_fixture
 from nova.tests.functional.api import client
 from nova.virt import node as nova_node
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
+from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.simulator.build.san import Lun
+from powervm_openstack.simulator.model import fc
 from tests.compute.nova_harness.base import HOST_TOPOLOGY, Simulator, stop_driver
 from tests.compute.nova_harness.test_functional import VLAN, PowerVMHarness
+from tests.compute.nova_harness.test_volumes import TARGETS, VIOS_PORTS
 from tests.fixtures.simulator import connect, disconnect
 
 
@@ -65,8 +71,6 @@ class _TwoHosts(PowerVMHarness):
         nova_node.LOCAL_NODE_UUID = None  # host2 is another machine: its own node UUID (nova's fixture stores none)
         self.compute2 = self._start_compute("host2")
         self.addCleanup(stop_driver, self.compute2.manager.driver)
-        # a config drive is virtual optical media, which PowerVM cannot move (not shared storage)
-        self.flags(force_config_drive=False)
         self.pvm2 = connect(self.sim2.server)
         self.addCleanup(disconnect, self.pvm2)
 
@@ -76,6 +80,26 @@ class _TwoHosts(PowerVMHarness):
     def _on(self, adapter, server: dict) -> pvm_lpar.LPAR | None:
         wanted = server["id"].upper()[1:]
         return next((p for p in pvm_lpar.LPAR.get(adapter) if p.uuid[1:] == wanted), None)
+
+    def _last_action_detail(self, server: dict) -> str:
+        action = self.admin_api.get_instance_actions(server["id"])[0]
+        return json.dumps(
+            self.admin_api.api_get(f"/servers/{server['id']}/os-instance-actions/{action['request_id']}").body
+        )
+
+    def _fc_volume(self) -> str:
+        """A SAN LUN on the source's simulator and the fixture's fibre_channel connection info for it."""
+        volume_id = str(uuid.uuid4())
+        fc.add_lun(self.sim.server.store, Lun(volume_id, 1, 2, TARGETS, [w for p in VIOS_PORTS.values() for w in p]))
+        self.cinder.VOLUME_CONNECTION_INFO = dict(cinder_fixture.CinderFixture.VOLUME_CONNECTION_INFO)
+        self.cinder.VOLUME_CONNECTION_INFO[volume_id] = {
+            "driver_volume_type": "fibre_channel", "data": {"target_wwn": TARGETS, "target_lun": 1}}  # fmt: skip
+        return volume_id
+
+    def _media(self, adapter) -> list[str]:
+        vioses = pvm_vios.VIOS.get(adapter)
+        return [m.name for v in vioses for vg in pvm_stor.VG.get(adapter, parent=v) for r in vg.vmedia_repos
+                for m in r.optical_media]  # fmt: skip
 
     def _mapped_to(self, adapter, lpar_uuid: str) -> list[str]:
         vioses = pvm_vios.VIOS.get(adapter, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
@@ -92,7 +116,16 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         assert lpar is not None
         macs = sorted((c.mac, c.slot) for c in pvm_net.CNA.get(self.pvm, parent=lpar))
         disks = self._mapped_to(self.pvm, lpar.uuid)
-        self.assertTrue(disks)
+        cfg = f"cfg_{server['id'].replace('-', '')}"
+        self.assertIn(cfg, disks)
+
+        # a server with a Cinder volume is refused (its hdisks would not be prepared on host2) and stays
+        with_volume = self._boot(host="compute")
+        self._attach_volume(with_volume, self._fc_volume())
+        self.assertRaises(client.OpenStackApiException, self.admin_api.post_server_action, with_volume["id"],
+                          {"os-migrateLive": {"host": "host2", "block_migration": "auto"}})  # fmt: skip
+        self.assertIn("does not live-migrate volumes yet", self._last_action_detail(with_volume))
+        self.assertEqual("running", self._on(self.pvm, with_volume).state)
 
         server = self._live_migrate(server, host="host2")
 
@@ -102,8 +135,9 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         self.assertIsNotNone(moved)
         self.assertEqual("running", moved.state)
         self.assertEqual(macs, sorted((c.mac, c.slot) for c in pvm_net.CNA.get(self.pvm2, parent=moved)))
-        self.assertEqual(disks, self._mapped_to(self.pvm2, moved.uuid))
+        self.assertEqual(sorted(disks), sorted(self._mapped_to(self.pvm2, moved.uuid)))  # the config drive rebuilt
         self.assertEqual([], self._mapped_to(self.pvm, lpar.uuid))
+        self.assertNotIn(cfg, self._media(self.pvm))  # the source's copy is deleted
         bridge = pvm_net.NetBridge.get(self.pvm2, parent_type="ManagedSystem",
                                        parent_uuid=pvm_lpar.LPAR.get(self.pvm2)[0].assoc_sys_uuid)[0]  # fmt: skip
         self.assertIn(VLAN, bridge.list_vlans())
@@ -125,6 +159,4 @@ class PowerVMLiveMigrationLocalDiskTest(_TwoHosts):
         self.assertEqual(("compute", "ACTIVE"), (server["OS-EXT-SRV-ATTR:host"], server["status"]))
         self.assertIsNotNone(self._on(self.pvm, server))
         self.assertEqual(before, self._names(self.pvm2))
-        action = self.admin_api.get_instance_actions(server["id"])[0]
-        detail = self.admin_api.api_get(f"/servers/{server['id']}/os-instance-actions/{action['request_id']}").body
-        self.assertIn("keeps boot disks in a local volume group", json.dumps(detail))
+        self.assertIn("keeps boot disks in a local volume group", self._last_action_detail(server))
