@@ -5,9 +5,10 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
-(``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
-console output, SPICE/serial/MKS consoles, IBM i partitions.
+boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Rescue and
+unrescue (``rescue``). Not supported (``NotImplementedError``, as nova expects): swap_volume, resize and cold
+migration, rescue of boot-from-volume instances, pause/suspend, console output, SPICE/serial/MKS consoles,
+IBM i partitions.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
 from powervm_openstack.compute import live_migration as lpm
+from powervm_openstack.compute import rescue as rescue_flow
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
@@ -203,6 +205,8 @@ class PowerVMDriver(driver.ComputeDriver):
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip
         try:
             self.flows.destroy(instance, network_info, destroy_disks, block_device_info)
+            if destroy_disks:
+                rescue_flow.cleanup(self, instance)
         except (pvm_exc.Error, nova_exc.VolumeDetachFailed) as err:
             raise nova_exc.InstanceTerminationFailure(reason=str(err)) from err
 
@@ -224,6 +228,14 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
         self.flows.snapshot(context, instance, image_id, update_task_state)
+
+    def rescue(self, context: Any, instance: Any, network_info: Any, image_meta: Any, rescue_password: Any,
+               block_device_info: Any, share_info: Any = None) -> None:  # fmt: skip
+        """Start the partition with a disk from the rescue image (see :mod:`.rescue`)."""
+        rescue_flow.rescue(self, context, instance, image_meta)
+
+    def unrescue(self, context: Any, instance: Any) -> None:
+        rescue_flow.unrescue(self, instance)
 
     # -- volumes -----------------------------------------------------------------------------
     def get_volume_connector(self, instance: Any) -> dict[str, Any]:
