@@ -22,8 +22,8 @@ from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.compute import evacuate, images, mgmt, timing, vm
 from powervm_openstack.compute import exception as exc
-from powervm_openstack.compute import images, mgmt, timing, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
@@ -70,8 +70,10 @@ class Lifecycle:
             storage: dict[str, list] = {}
             if not volume_flows.boots_from_volume(block_device_info):  # the root disk is a volume: no local disk
                 step[0] = "create the boot disk"
-                disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
-                rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
+                disk = evacuate.existing_boot_disk(d, instance)  # an evacuated instance's LU is kept as it is
+                if disk is None:
+                    disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
+                    rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
                 storage = {vios: [disk.ref] for vios in disk.vioses}
             timing.wait_for_network(network_info)  # nova allocates the ports while the disk is made
             if configdrive.required_by(instance):

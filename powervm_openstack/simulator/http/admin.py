@@ -148,6 +148,13 @@ def _mobility(app: AppContext, method: str, path: str, environ: dict[str, Any]) 
         return _json(exc.status, {"error": exc.message})
 
 
+def _ssp(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> Reply:
+    """Logical units shared with peer simulators (``model.ssp_peers``)."""
+    from powervm_openstack.simulator.model import ssp_peers
+
+    return _json(*ssp_peers.handle(app.store, method, path, _body(environ)))
+
+
 def _body(environ: dict[str, Any]) -> Any:
     length = int(environ.get("CONTENT_LENGTH") or 0)
     raw = environ["wsgi.input"].read(length) if length > 0 else b""
@@ -169,4 +176,5 @@ _PREFIXES: tuple[tuple[str, Callable[[AppContext, str, str, dict[str, Any]], Rep
     ("/sim/mobility", _mobility),
     ("/sim/pcm", _pcm),
     ("/sim/devices", _devices),
+    ("/sim/ssp", _ssp),
 )
