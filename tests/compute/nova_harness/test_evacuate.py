@@ -88,6 +88,7 @@ class PowerVMEvacuateSspTest(_TwoHosts):
         self.compute = self.restart_compute_service(self.compute)
         self.admin_api.put_service(service["id"], {"forced_down": False})
         self.assertIsNone(self._on(self.pvm, server))
+        self.assertEqual([], self._mapped_to(self.pvm, lpar.uuid))  # its adapters and mappings went with it
         self.assertEqual(udid, self._lus(self.pvm)[boot])
         self.assertEqual(moved_vscsi, self._slots(self.pvm2, self._on(self.pvm2, server))[1])
 
