@@ -7,9 +7,11 @@ Threads only: pypowervm's event listener is a thread; nothing here imports event
 Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
 boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
 abort; not of partitions with Cinder volumes. Resize and cold migration (``migration``): on the same host, or
-across hosts on SSP disks or volumes. IBM i images (``os_distro=ibmi``): ``ibmi``. Not supported
-(``NotImplementedError``, as nova expects): swap_volume, live_migration_force_complete, rescue,
-pause/suspend, console output, SPICE/serial/MKS consoles.
+across hosts on SSP disks or volumes. Rescue and unrescue (``rescue``). Evacuate and rebuild keeping the
+adapter slots, and on SSP the LU (``evacuate``; a local disk is rebuilt from the image). IBM i images
+(``os_distro=ibmi``): ``ibmi``. Not supported (``NotImplementedError``, as nova expects): swap_volume,
+live_migration_force_complete, rescue of boot-from-volume instances, pause/suspend, console output,
+SPICE/serial/MKS consoles.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
+from powervm_openstack.compute import evacuate as evac
 from powervm_openstack.compute import live_migration as lpm
 from powervm_openstack.compute import migration as cold
+from powervm_openstack.compute import rescue as rescue_flow
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.volume import select as volume_select
 from powervm_openstack.pvm import connection
@@ -58,6 +62,7 @@ class PowerVMDriver(driver.ComputeDriver):
             "supports_image_type_raw": True,
             "supports_extend_volume": True,
             "supports_migrate_to_same_host": True,
+            "supports_evacuate": True,  # SSP: the destination reuses the LU and the slots (see .evacuate)
         }
         self.adapter: Any = None
         self.host_uuid = ""
@@ -198,10 +203,11 @@ class PowerVMDriver(driver.ComputeDriver):
     def spawn(self, context: Any, instance: Any, image_meta: Any, injected_files: Any, admin_password: Any,
               allocations: Any, network_info: Any = None, block_device_info: Any = None, power_on: bool = True,
               accel_info: Any = None) -> None:  # fmt: skip
-        with timing.measure(f"spawn of instance {instance.uuid}"):
+        with timing.measure(f"spawn of instance {instance.uuid}"), evac.slot_plan(instance):
             self.flows.spawn(
                 context, instance, image_meta, injected_files, admin_password, network_info, power_on, block_device_info
             )
+        evac.record_slots(self, instance)  # nova saves the instance after spawn
 
     def destroy(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, destroy_secrets: bool = True) -> None:  # fmt: skip
@@ -209,6 +215,8 @@ class PowerVMDriver(driver.ComputeDriver):
             if cold.destroy_on_revert(self, context, instance, network_info, block_device_info):
                 return
             self.flows.destroy(instance, network_info, destroy_disks, block_device_info)
+            if destroy_disks:
+                rescue_flow.cleanup(self, instance)
         except (pvm_exc.Error, nova_exc.VolumeDetachFailed) as err:
             raise nova_exc.InstanceTerminationFailure(reason=str(err)) from err
 
@@ -232,6 +240,14 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def snapshot(self, context: Any, instance: Any, image_id: str, update_task_state: Any) -> None:
         self.flows.snapshot(context, instance, image_id, update_task_state)
+
+    def rescue(self, context: Any, instance: Any, network_info: Any, image_meta: Any, rescue_password: Any,
+               block_device_info: Any, share_info: Any = None) -> None:  # fmt: skip
+        """Start the partition with a disk from the rescue image (see :mod:`.rescue`)."""
+        rescue_flow.rescue(self, context, instance, image_meta)
+
+    def unrescue(self, context: Any, instance: Any) -> None:
+        rescue_flow.unrescue(self, instance)
 
     # -- volumes -----------------------------------------------------------------------------
     def get_volume_connector(self, instance: Any) -> dict[str, Any]:
@@ -283,11 +299,13 @@ class PowerVMDriver(driver.ComputeDriver):
     def attach_interface(self, context: Any, instance: Any, image_meta: Any, vif: Any) -> None:
         lpar = vm.get(self.adapter, instance)
         vifs.driver_for(self.adapter, CONF, vif, instance.uuid).plug(lpar.uuid, vif)
+        evac.record_slots(self, instance, save=True)
 
     def detach_interface(self, context: Any, instance: Any, vif: Any) -> None:
         lpar = vm.get(self.adapter, instance)
         if not vifs.driver_for(self.adapter, CONF, vif, instance.uuid).unplug(lpar.uuid, vif):
             raise nova_exc.NotFound(f"Port {vif['id']} ({vif['address']}) is not plugged on instance {instance.uuid}.")
+        evac.record_slots(self, instance, save=True)
 
     # -- live migration (see :mod:`.live_migration`) -------------------------------------------
     def check_can_live_migrate_destination(self, context: Any, instance: Any, src_compute_info: Any,
@@ -350,6 +368,19 @@ class PowerVMDriver(driver.ComputeDriver):
                                 block_device_info: Any = None, power_on: bool = True,
                                 share_info: Any = None) -> None:  # fmt: skip
         cold.finish_revert_migration(self, context, instance, migration, block_device_info, power_on)
+
+    # -- evacuate (see :mod:`.evacuate`) ----------------------------------------------------------
+    def instance_on_disk(self, instance: Any) -> bool:
+        return evac.instance_on_disk(self, instance)
+
+    def check_instance_shared_storage_local(self, context: Any, instance: Any) -> dict[str, str]:
+        return evac.shared_storage_data(self)
+
+    def check_instance_shared_storage_remote(self, context: Any, data: dict[str, str]) -> bool:
+        return evac.same_storage(self, data)
+
+    def check_instance_shared_storage_cleanup(self, context: Any, data: dict[str, str]) -> None:
+        pass  # the check leaves nothing behind
 
     # -- console -----------------------------------------------------------------------------
     def get_vnc_console(self, context: Any, instance: Any) -> ctype.ConsoleVNC:

@@ -22,8 +22,8 @@ from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.compute import evacuate, ibmi, images, mgmt, timing, vm
 from powervm_openstack.compute import exception as exc
-from powervm_openstack.compute import ibmi, images, mgmt, timing, vm
 from powervm_openstack.compute import vif as vifs
 from powervm_openstack.compute.disk import mapping
 from powervm_openstack.compute.rollback import rollback_on_error
@@ -71,8 +71,10 @@ class Lifecycle:
             boot_names: tuple[str, ...] = ()  # empty: boot from volume
             if not volume_flows.boots_from_volume(block_device_info):  # the root disk is a volume: no local disk
                 step[0] = "create the boot disk"
-                disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
-                rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
+                disk = evacuate.existing_boot_disk(d, instance)  # an evacuated instance's LU is kept as it is
+                if disk is None:
+                    disk = d.disk.create_boot_disk(context, instance, image_meta, int(instance.flavor.root_gb or 0))
+                    rb.add(f"boot disk {disk.name}", lambda: d.disk.delete_boot_disk(instance))
                 storage = {vios: [disk.ref] for vios in disk.vioses}
                 boot_names = (disk.name,)
             timing.wait_for_network(network_info)  # nova allocates the ports while the disk is made

@@ -161,14 +161,17 @@ def delete(adapter: Any, instance: Any) -> None:
     LOG.info("Deleted partition %s of instance %s", uuid, instance.uuid)
 
 
-def power_on(adapter: Any, instance: Any, remove_optical: tuple[str, int] | None = None) -> None:
-    """Start the partition; a partition that is already running is left alone."""
+def power_on(adapter: Any, instance: Any, remove_optical: tuple[str, int] | None = None,
+             bootmode: str | None = None) -> None:  # fmt: skip
+    """Start the partition (``bootmode``: a ``PowerOnOpts`` boot mode); one already running is left alone."""
     with lockutils.lock(f"power-{instance.uuid}"):
         lpar = get(adapter, instance)
         if lpar.state.lower() not in DOWN_STATES:
             LOG.info("Partition %s of instance %s is already %s; not starting it", lpar.uuid, instance.uuid, lpar.state)
             return
         opts = pvm_popts.PowerOnOpts()
+        if bootmode:
+            opts.bootmode(bootmode)
         if remove_optical:
             opts.remove_optical(remove_optical[0], time=remove_optical[1])
         try:

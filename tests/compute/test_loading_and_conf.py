@@ -18,7 +18,7 @@ def test_nova_load_compute_driver_loads_the_documented_name():
 
     assert isinstance(loaded, PowerVMDriver)
     assert loaded.capabilities["supports_attach_interface"] and loaded.capabilities["supports_image_type_raw"]
-    assert not loaded.capabilities["supports_evacuate"]
+    assert loaded.capabilities["supports_evacuate"] and not loaded.capabilities["supports_bfv_rescue"]
 
 
 def _conf(**powervm: object) -> cfg.ConfigOpts:

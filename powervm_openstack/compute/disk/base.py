@@ -57,6 +57,19 @@ class DiskAdapter(abc.ABC):
     def delete_boot_disk(self, instance: Any) -> bool:
         """Delete the instance's boot disk; False when there was none. Mappings must be gone first."""
 
+    # -- the rescue disk (``rescue``): a second disk from the rescue image, named after its instance too --
+    def create_rescue_disk(self, context: Any, instance: Any, image_meta: Any, size_gb: int) -> BootDisk:
+        """Create the instance's rescue disk from ``image_meta``; the caller deletes it on a later failure."""
+        raise NotImplementedError(f"{type(self).__name__} has no rescue disks")
+
+    def find_rescue_disk(self, instance: Any) -> BootDisk | None:
+        """The instance's rescue disk, or None."""
+        return None
+
+    def delete_rescue_disk(self, instance: Any) -> bool:
+        """Delete the instance's rescue disk (mappings gone first); False when there was none."""
+        return False
+
     def snapshot_source(self, instance: Any) -> tuple[BootDisk, Any]:
         """The disk to read a snapshot from and how to remove it afterwards (default: the boot disk itself)."""
         disk = self.find_boot_disk(instance)

@@ -2,7 +2,8 @@
 
 Each image is uploaded once into an image-cache volume ``i_<image id>`` (the first 13 hex digits);
 a boot disk ``b_<instance uuid>`` (13 hex digits) is a server-side copy of it, grown to the flavor's
-root disk. ``manage_image_cache`` removes cached images no instance on this host has used for nova's
+root disk (a rescue disk ``r_<instance uuid>`` likewise, from the rescue image).
+``manage_image_cache`` removes cached images no instance on this host has used for nova's
 ``[image_cache]`` minimum age (and none when ``remove_unused_base_images`` is false). Names
 respect the VIOS's 15-character limit for logical volumes.
 """
@@ -30,6 +31,10 @@ GB = 1024**3
 
 def boot_disk_name(instance: Any) -> str:
     return "b_" + instance.uuid.replace("-", "")[:13]
+
+
+def rescue_disk_name(instance: Any) -> str:
+    return "r_" + instance.uuid.replace("-", "")[:13]
 
 
 def snapshot_disk_name(instance: Any) -> str:
@@ -87,12 +92,17 @@ class LocalDisk(DiskAdapter):
             return disk, size
 
     def create_boot_disk(self, context: Any, instance: Any, image_meta: Any, size_gb: int) -> BootDisk:
+        return self._copy(context, instance, image_meta, size_gb, boot_disk_name(instance))
+
+    def create_rescue_disk(self, context: Any, instance: Any, image_meta: Any, size_gb: int) -> BootDisk:
+        return self._copy(context, instance, image_meta, size_gb, rescue_disk_name(instance))
+
+    def _copy(self, context: Any, instance: Any, image_meta: Any, size_gb: int, name: str) -> BootDisk:
         image, size = self._cached_image(context, image_meta.id)
-        name = boot_disk_name(instance)
         wanted = max(int(size_gb), math.ceil(image.capacity), 1)
         disk = pvm_stg.crt_copy_vdisk(self.adapter, self.vios_uuid, self.vg_uuid, image.udid, max(size, 1), name,
                                       d_size=wanted * GB)  # fmt: skip
-        LOG.info("Created boot disk %s (%s, %d GB) for instance %s from image %s", name, disk.udid, wanted,
+        LOG.info("Created disk %s (%s, %d GB) for instance %s from image %s", name, disk.udid, wanted,
                  instance.uuid, image_meta.id)  # fmt: skip
         return self._boot(disk)
 
@@ -104,14 +114,23 @@ class LocalDisk(DiskAdapter):
         disk = self._disk(self._vg(), boot_disk_name(instance))
         return self._boot(disk) if disk is not None else None
 
+    def find_rescue_disk(self, instance: Any) -> BootDisk | None:
+        disk = self._disk(self._vg(), rescue_disk_name(instance))
+        return self._boot(disk) if disk is not None else None
+
     def delete_boot_disk(self, instance: Any) -> bool:
-        name = boot_disk_name(instance)
+        return self._delete(instance, boot_disk_name(instance))
+
+    def delete_rescue_disk(self, instance: Any) -> bool:
+        return self._delete(instance, rescue_disk_name(instance))
+
+    def _delete(self, instance: Any, name: str) -> bool:
         vg = self._vg()
         disk = self._disk(vg, name)
         if disk is None:
             return False
         pvm_stg.rm_vg_storage(vg, vdisks=[disk])
-        LOG.info("Deleted boot disk %s of instance %s from %s", name, instance.uuid, self.vg_name)
+        LOG.info("Deleted disk %s of instance %s from %s", name, instance.uuid, self.vg_name)
         return True
 
     def snapshot_source(self, instance: Any) -> tuple[BootDisk, Any]:

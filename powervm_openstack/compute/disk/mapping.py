@@ -14,6 +14,8 @@ from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.utils import transaction as pvm_tx
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.compute import evacuate
+
 LOG = logging.getLogger(__name__)
 SMAP_XAG = [pvm_vios.VIOS.xags.SCSI_MAPPING]
 
@@ -25,8 +27,11 @@ def add(adapter: Any, vios_uuid: str, lpar_uuid: str, storage: Iterable[Any]) ->
         return
     task = pvm_tx.WrapperTask(f"map-{lpar_uuid}", pvm_vios.VIOS.getter(adapter, entry_uuid=vios_uuid, xag=SMAP_XAG))
 
+    slots = [evacuate.vscsi_slot(_name(e)) for e in elems]  # once, not per retry of _add: the plan is consumed
+
     def _add(vios_w: Any) -> bool:
-        added = [pvm_smap.add_map(vios_w, pvm_smap.build_vscsi_mapping(None, vios_w, lpar_uuid, e)) for e in elems]
+        added = [pvm_smap.add_map(vios_w, pvm_smap.build_vscsi_mapping(None, vios_w, lpar_uuid, e, lpar_slot_num=s))
+                 for e, s in zip(elems, slots, strict=True)]  # fmt: skip
         return any(m is not None for m in added)
 
     task.add_functor_subtask(_add)

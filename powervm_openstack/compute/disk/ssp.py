@@ -2,8 +2,9 @@
 
 Each image is uploaded once per pool into an image logical unit ``image_<image id>``; pypowervm's
 marker-LU protocol makes concurrent uploads of the same image (from this host or others sharing
-the pool) wait for one upload. A boot disk ``boot_<instance uuid>`` is a thin linked clone of it,
-mapped through every VIOS of the cluster on this host. Deleting the last clone also deletes the
+the pool) wait for one upload. A boot disk ``boot_<instance uuid>`` is a thin linked clone of it
+(a rescue disk ``rescue_<instance uuid>`` likewise, of the rescue image), mapped through every VIOS
+of the cluster on this host. Deleting the last clone also deletes the
 image LU, so the pool keeps no unused images.
 """
 
@@ -27,6 +28,10 @@ LOG = logging.getLogger(__name__)
 
 def boot_disk_name(instance: Any) -> str:
     return "boot_" + instance.uuid.replace("-", "")
+
+
+def rescue_disk_name(instance: Any) -> str:
+    return "rescue_" + instance.uuid.replace("-", "")
 
 
 def image_lu_name(image_id: str) -> str:
@@ -81,11 +86,16 @@ class SharedStoragePoolDisk(DiskAdapter):
         return lu
 
     def create_boot_disk(self, context: Any, instance: Any, image_meta: Any, size_gb: int) -> BootDisk:
+        return self._clone(context, instance, image_meta, size_gb, boot_disk_name(instance))
+
+    def create_rescue_disk(self, context: Any, instance: Any, image_meta: Any, size_gb: int) -> BootDisk:
+        return self._clone(context, instance, image_meta, size_gb, rescue_disk_name(instance))
+
+    def _clone(self, context: Any, instance: Any, image_meta: Any, size_gb: int, name: str) -> BootDisk:
         image = self._image_lu(context, image_meta.id)
-        name = boot_disk_name(instance)
         _, lu = pvm_stg.crt_lu(self.tier, name, max(int(size_gb), 1), thin=True, typ=pvm_stor.LUType.DISK,
                                clone=image)  # fmt: skip
-        LOG.info("Created boot disk %s (%s, linked clone of %s) for instance %s", name, lu.udid, image.name,
+        LOG.info("Created disk %s (%s, linked clone of %s) for instance %s", name, lu.udid, image.name,
                  instance.uuid)  # fmt: skip
         return self._boot(lu)
 
@@ -94,16 +104,26 @@ class SharedStoragePoolDisk(DiskAdapter):
         return BootDisk(lu.name, lu.udid, self.vioses, ref, lu.capacity)
 
     def find_boot_disk(self, instance: Any) -> BootDisk | None:
-        name = boot_disk_name(instance)
+        return self._find(boot_disk_name(instance))
+
+    def find_rescue_disk(self, instance: Any) -> BootDisk | None:
+        return self._find(rescue_disk_name(instance))
+
+    def _find(self, name: str) -> BootDisk | None:
         lu = next((lu for lu in self._lus() if lu.name == name), None)
         return self._boot(lu) if lu is not None else None
 
     def delete_boot_disk(self, instance: Any) -> bool:
-        name = boot_disk_name(instance)
+        return self._delete(instance, boot_disk_name(instance))
+
+    def delete_rescue_disk(self, instance: Any) -> bool:
+        return self._delete(instance, rescue_disk_name(instance))
+
+    def _delete(self, instance: Any, name: str) -> bool:
         lus = self._lus()
         doomed = [lu for lu in lus if lu.name == name]
         if not doomed:
             return False
         pvm_stg.rm_tier_storage(doomed, lufeed=lus)
-        LOG.info("Deleted boot disk %s of instance %s (and its image LU if no clone uses it)", name, instance.uuid)
+        LOG.info("Deleted disk %s of instance %s (and its image LU if no clone uses it)", name, instance.uuid)
         return True

@@ -14,7 +14,7 @@ from pypowervm.tasks import cna as pvm_cna
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
 
-from powervm_openstack.compute import committed
+from powervm_openstack.compute import committed, evacuate
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def plug(adapter: Any, host_uuid: str, lpar_uuid: str) -> str | None:
     if found is not None:
         return found.href
     cna = committed.apply(f"Add the RMC management adapter to partition {lpar_uuid}",
-                          lambda: pvm_cna.crt_cna(adapter, None, lpar_uuid, VLAN, vswitch=SWITCH), existing)  # fmt: skip
+                          lambda: pvm_cna.crt_cna(adapter, None, lpar_uuid, VLAN, vswitch=SWITCH,
+                                                          slot_num=evacuate.cna_slot(evacuate.MGMT)), existing)  # fmt: skip
     LOG.info("Added the RMC management adapter (%s, VLAN %d) to partition %s", SWITCH, VLAN, lpar_uuid)
     return cna.href

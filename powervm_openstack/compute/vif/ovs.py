@@ -24,6 +24,7 @@ from pypowervm.tasks import cna as pvm_cna
 from pypowervm.tasks import partition as pvm_par
 from pypowervm.wrappers import network as pvm_net
 
+from powervm_openstack.compute import evacuate
 from powervm_openstack.compute.vif.base import VifDriver, find_cna
 from powervm_openstack.pvm.vif_event import pvm_mac
 
@@ -98,6 +99,7 @@ class OvsVifDriver(VifDriver):
         self._remove_trunks_named(mgmt, device_name(vif))  # left by a plug that failed half-way
         cna, trunks = pvm_cna.crt_p2p_cna(self.adapter, None, lpar_uuid, [mgmt.uuid], self.vswitch, crt_vswitch=True,
                                           mac_addr=pvm_mac(vif["address"]), dev_name=device_name(vif),
+                                          slot_num=evacuate.cna_slot(vif["address"]),
                                           ovs_bridge=bridge_name(vif),
                                           ovs_ext_ids=external_ids(vif, self.instance_uuid),
                                           configured_mtu=mtu_of(vif))  # fmt: skip

@@ -14,7 +14,7 @@ from nova import exception as nova_exc
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import cna as pvm_cna
 
-from powervm_openstack.compute import committed
+from powervm_openstack.compute import committed, evacuate
 from powervm_openstack.compute.vif.base import VifDriver, find_cna, find_cna_or_none
 from powervm_openstack.network import constants
 from powervm_openstack.pvm import vif_event
@@ -49,7 +49,14 @@ class SeaVifDriver(VifDriver):
         try:
             cna = committed.apply(
                 f"Create the adapter of port {vif['id']} on partition {lpar_uuid}",
-                lambda: pvm_cna.crt_cna(self.adapter, None, lpar_uuid, vlan, mac_addr=pvm_mac(vif["address"])),
+                lambda: pvm_cna.crt_cna(
+                    self.adapter,
+                    None,
+                    lpar_uuid,
+                    vlan,
+                    mac_addr=pvm_mac(vif["address"]),
+                    slot_num=evacuate.cna_slot(vif["address"]),
+                ),
                 lambda: find_cna_or_none(self.adapter, lpar_uuid, vif["address"]),
             )
         except pvm_exc.Error as err:

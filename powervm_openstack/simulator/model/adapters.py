@@ -86,11 +86,29 @@ def partition_id(part: Record) -> int:
 
 
 def used_slots(txn: Transaction, part: Record) -> set[int]:
-    """Virtual slots in use on ``part``: its document's adapters and its adapter children."""
+    """Virtual slots in use on ``part``: its document's adapters, its adapter children, and the client
+    vSCSI/vFC adapters of VIOS mappings to it (firmware has one slot space per partition)."""
     used = {int(s.text) for s in part.element.iter(xml.q("VirtualSlotNumber")) if (s.text or "").isdigit()}
     for child_kind in ("ClientNetworkAdapter", "VirtualNICDedicated"):
         for child in txn.find(child_kind, part.uuid):
             used.add(int_text(child.element, "VirtualSlotNumber"))
+    if part.kind == "LogicalPartition":
+        used |= _mapped_client_slots(txn, part)
+    return used
+
+
+def _mapped_client_slots(txn: Transaction, part: Record) -> set[int]:
+    used = set()
+    for vios in txn.find_containing("VirtualIOServer", part.uuid):
+        for path in (
+            "VirtualSCSIMappings/VirtualSCSIMapping",
+            "VirtualFibreChannelMappings/VirtualFibreChannelMapping",
+        ):
+            for mapping in xml.findall(vios.element, path):
+                link = xml.find(mapping, "AssociatedLogicalPartition")
+                slot = xml.text(mapping, "ClientAdapter/VirtualSlotNumber")
+                if link is not None and href_uuid(link.get("href") or "").upper() == part.uuid.upper() and slot:
+                    used.add(int(slot))
     return used
 
 
