@@ -117,9 +117,14 @@ class _MeasuredSeaAgent(SeaAgent):
 
 
 class DeliveryClock(pvm_adapter.RawEventHandler):
-    """When a side's event listener got each plug event (subscribed before the side's own handler)."""
+    """When a side's event listener got each plug event; then hands the events to the side's own handler.
 
-    def __init__(self) -> None:
+    One handler per listener: pypowervm's ``shutdown`` unsubscribes only every other handler of a list,
+    so a second one would keep the listener's (non-daemon) thread alive.
+    """
+
+    def __init__(self, side: pvm_adapter.RawEventHandler) -> None:
+        self.side = side
         self.seen: dict[str, float] = {}
 
     def process(self, events: list[dict[str, str]]) -> None:
@@ -128,6 +133,7 @@ class DeliveryClock(pvm_adapter.RawEventHandler):
             vif = vif_event.parse(event.get("EventType", ""), event.get("EventData", ""), event.get("EventDetail", ""))
             if vif is not None and vif.action == "plug":
                 self.seen.setdefault(vif.mac, now)
+        self.side.process(events)
 
 
 def agent_conf(window: float, host: str) -> cfg.ConfigOpts:
@@ -152,9 +158,8 @@ def run_ours(scenario: Scenario, host: SimulatedHost, neutron: Any, run: int) ->
     agent.host_uuid = adapter.sys_uuid
     agent.setup()
     agent.rpc = neutron.rpc(agent)
-    clock = DeliveryClock()
+    clock = DeliveryClock(agent_base._EventHandler(agent))
     adapter.session.get_event_listener().subscribe(clock)
-    adapter.session.get_event_listener().subscribe(agent_base._EventHandler(agent))
     agent.pending.resync("benchmark start")
     counter.thread = threading.current_thread()
     agent.run_once(timeout=1.0)
@@ -190,9 +195,8 @@ def run_reference(scenario: Scenario, host: SimulatedHost, neutron: Any, run: in
     pending = PendingChanges()
     meter = BatchMeter(counter)
     rpc = neutron.rpc(None)
-    clock = DeliveryClock()
+    clock = DeliveryClock(_ReferenceEvents(pending))
     adapter.session.get_event_listener().subscribe(clock)
-    adapter.session.get_event_listener().subscribe(_ReferenceEvents(pending))
     neutron.started({"binary": "networking-powervm-sharedethernet-agent", "host": neutron.host, "topic": "N/A",
                      "agent_type": "PowerVM Shared Ethernet agent", "start_flag": True,
                      "configurations": {"bridge_mappings": {"default": bridge_uuid}}})  # fmt: skip
