@@ -180,7 +180,14 @@ def section(m: Measured) -> str:
              "REST calls by kind (all batches):",
              common.table(("", *kinds), [[n, *(c[k] for k in kinds)] for n, c in totals.items()]),
              _verdict(m.case, mine, ref)]  # fmt: skip
+    lines += [_rpc_line(r) for r in (m.ours, m.reference) if any(r.rpc_calls.values())]
     return "\n".join(lines)
+
+
+def _rpc_line(result: Result) -> str:
+    parts = [f"{name} {len(times)} calls, p50 {common.percentile(times, 50):.2f} s, max {max(times):.2f} s"
+             for name, times in result.rpc_calls.items() if times]  # fmt: skip
+    return f"neutron RPC, {result.name} (client side, each call's wait for its answer): " + "; ".join(parts)
 
 
 def _calls_by_kind(result: Result) -> Counter[str]:

@@ -128,18 +128,29 @@ class StandIn:
 
 
 class ActiveClock:
-    """Wraps a real ``NeutronRpc``: the time each port's ``update_device_list`` (up) returned."""
+    """Wraps a real ``NeutronRpc``: the time each port's ``update_device_list`` (up) returned, and how long
+    each device RPC took (``calls``: RPC name -> durations in s)."""
 
     def __init__(self, rpc: Any) -> None:
         self._rpc = rpc
         self.active: dict[str, float] = {}
+        self.calls: dict[str, list[float]] = {"update_device_list": [], "get_devices_details_list": []}
 
     def set_status(self, up: list[str], down: list[str]) -> Any:
+        started = time.monotonic()
         result = self._rpc.set_status(up, down)
         now = time.monotonic()
+        self.calls["update_device_list"].append(now - started)
         for mac in up:
             self.active.setdefault(mac, now)
         return result
+
+    def device_details(self, macs: list[str]) -> Any:
+        started = time.monotonic()
+        try:
+            return self._rpc.device_details(macs)
+        finally:
+            self.calls["get_devices_details_list"].append(time.monotonic() - started)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._rpc, name)
@@ -246,6 +257,9 @@ class RealNeutron:
 
     def active_of(self, plugged: dict[str, float]) -> dict[str, float]:
         return dict(self._clock.active) if self._clock else {}
+
+    def rpc_calls(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in self._clock.calls.items()} if self._clock else {}
 
     def stop(self, agent: Any = None) -> None:
         self._stop.set()

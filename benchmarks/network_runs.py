@@ -88,6 +88,7 @@ class Result:
     not_active: int
     missing_vlans: int = 0
     deliveries: list[float] = dataclasses.field(default_factory=list)  # plug posted -> the side's listener has it
+    rpc_calls: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # real neutron: RPC -> durations
 
 
 class BatchMeter:
@@ -272,7 +273,9 @@ def _run(name: str, scenario: Scenario, plugs: list[Plug], neutron: Any, host: S
     missing = missing_vlans(adapter, plugs)
     logoff(compute_adapter)
     deliveries = [clock.seen[m] - t for m, t in plugged.items() if m in clock.seen]
-    return Result(name, meter.records, latencies, end - start, len(plugged) - len(latencies), missing, deliveries)
+    rpc_calls = neutron.rpc_calls() if hasattr(neutron, "rpc_calls") else {}
+    return Result(name, meter.records, latencies, end - start, len(plugged) - len(latencies), missing, deliveries,
+                  rpc_calls)  # fmt: skip
 
 
 def _loop(step: Callable[[float], None], done: threading.Event) -> None:
