@@ -87,6 +87,8 @@ class Result:
     total_s: float
     not_active: int
     missing_vlans: int = 0
+    deliveries: list[float] = dataclasses.field(default_factory=list)  # plug posted -> the side's listener has it
+    rpc_calls: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # real neutron: RPC -> durations
 
 
 class BatchMeter:
@@ -115,6 +117,26 @@ class _MeasuredSeaAgent(SeaAgent):
         self.meter.measure(len(batch.plugs()), len(batch.bindings), lambda: SeaAgent.serve(self, batch))
 
 
+class DeliveryClock(pvm_adapter.RawEventHandler):
+    """When a side's event listener got each plug event; then hands the events to the side's own handler.
+
+    One handler per listener: pypowervm's ``shutdown`` unsubscribes only every other handler of a list,
+    so a second one would keep the listener's (non-daemon) thread alive.
+    """
+
+    def __init__(self, side: pvm_adapter.RawEventHandler) -> None:
+        self.side = side
+        self.seen: dict[str, float] = {}
+
+    def process(self, events: list[dict[str, str]]) -> None:
+        now = time.monotonic()
+        for event in events:
+            vif = vif_event.parse(event.get("EventType", ""), event.get("EventData", ""), event.get("EventDetail", ""))
+            if vif is not None and vif.action == "plug":
+                self.seen.setdefault(vif.mac, now)
+        self.side.process(events)
+
+
 def agent_conf(window: float, host: str) -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
     conf.register_opt(cfg.StrOpt("host", default=host))
@@ -137,14 +159,15 @@ def run_ours(scenario: Scenario, host: SimulatedHost, neutron: Any, run: int) ->
     agent.host_uuid = adapter.sys_uuid
     agent.setup()
     agent.rpc = neutron.rpc(agent)
-    adapter.session.get_event_listener().subscribe(agent_base._EventHandler(agent))
+    clock = DeliveryClock(agent_base._EventHandler(agent))
+    adapter.session.get_event_listener().subscribe(clock)
     agent.pending.resync("benchmark start")
     counter.thread = threading.current_thread()
     agent.run_once(timeout=1.0)
     neutron.started(agent.state(True))
     agent.meter = BatchMeter(counter)
     try:
-        return _run("ours", scenario, plugs, neutron, host, agent.run_once, agent.meter, counter, adapter)
+        return _run("ours", scenario, plugs, neutron, host, agent.run_once, agent.meter, counter, adapter, clock)
     finally:
         neutron.stop(agent)
         agent.stop()
@@ -173,7 +196,8 @@ def run_reference(scenario: Scenario, host: SimulatedHost, neutron: Any, run: in
     pending = PendingChanges()
     meter = BatchMeter(counter)
     rpc = neutron.rpc(None)
-    adapter.session.get_event_listener().subscribe(_ReferenceEvents(pending))
+    clock = DeliveryClock(_ReferenceEvents(pending))
+    adapter.session.get_event_listener().subscribe(clock)
     neutron.started({"binary": "networking-powervm-sharedethernet-agent", "host": neutron.host, "topic": "N/A",
                      "agent_type": "PowerVM Shared Ethernet agent", "start_flag": True,
                      "configurations": {"bridge_mappings": {"default": bridge_uuid}}})  # fmt: skip
@@ -199,7 +223,7 @@ def run_reference(scenario: Scenario, host: SimulatedHost, neutron: Any, run: in
             pending.put_back(batch)
 
     try:
-        return _run("reference", scenario, plugs, neutron, host, step, meter, counter, adapter)
+        return _run("reference", scenario, plugs, neutron, host, step, meter, counter, adapter, clock)
     finally:
         neutron.stop(None)
         logoff(adapter)
@@ -215,7 +239,7 @@ def missing_vlans(adapter: pvm_adapter.Adapter, plugs: list[Plug]) -> int:
 
 def _run(name: str, scenario: Scenario, plugs: list[Plug], neutron: Any, host: SimulatedHost,
          step: Callable[[float], None], meter: BatchMeter, counter: RequestCounter,
-         adapter: pvm_adapter.Adapter) -> Result:  # fmt: skip
+         adapter: pvm_adapter.Adapter, clock: DeliveryClock) -> Result:  # fmt: skip
     """Serve on a worker thread while bindings and plugs happen on schedule; wait until all are ACTIVE."""
     done = threading.Event()
     worker = threading.Thread(target=lambda: _loop(step, done), name=f"{name}-worker", daemon=True)
@@ -228,13 +252,14 @@ def _run(name: str, scenario: Scenario, plugs: list[Plug], neutron: Any, host: S
                       key=lambda item: (item[0], item[1]))  # fmt: skip
     start = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix=f"{name}-nova") as pool:
-        futures = []
+        futures, bound = [], {}
         for at, what, plug in timeline:
             time.sleep(max(0.0, start + at - time.monotonic()))
             if what == "bind":
-                futures.append(pool.submit(neutron.bind, plug))
-            else:
-                futures.append(pool.submit(lambda p=plug: plugged.__setitem__(p.mac, compute.plug(p))))
+                futures.append(bound.setdefault(plug.mac, pool.submit(neutron.bind, plug)))
+            else:  # nova binds a port before it plugs the VIF: the plug waits for its binding's answer
+                futures.append(pool.submit(lambda p=plug: (bound[p.mac].result(),
+                                                           plugged.__setitem__(p.mac, compute.plug(p)))))  # fmt: skip
         for future in futures:
             future.result()
     deadline = time.monotonic() + 120 + 2 * scenario.plugs
@@ -247,7 +272,10 @@ def _run(name: str, scenario: Scenario, plugs: list[Plug], neutron: Any, host: S
     end = max(active.values(), default=time.monotonic())
     missing = missing_vlans(adapter, plugs)
     logoff(compute_adapter)
-    return Result(name, meter.records, latencies, end - start, len(plugged) - len(latencies), missing)
+    deliveries = [clock.seen[m] - t for m, t in plugged.items() if m in clock.seen]
+    rpc_calls = neutron.rpc_calls() if hasattr(neutron, "rpc_calls") else {}
+    return Result(name, meter.records, latencies, end - start, len(plugged) - len(latencies), missing, deliveries,
+                  rpc_calls)  # fmt: skip
 
 
 def _loop(step: Callable[[float], None], done: threading.Event) -> None:

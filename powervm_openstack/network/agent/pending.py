@@ -33,6 +33,7 @@ class Batch:
     changes: dict[str, PortChange] = dataclasses.field(default_factory=dict)
     added_uris: set[str] = dataclasses.field(default_factory=set)
     deleted_adapters: set[str] = dataclasses.field(default_factory=set)
+    deleted_partitions: set[str] = dataclasses.field(default_factory=set)
     bridges: set[str] = dataclasses.field(default_factory=set)
     resync: str | None = None
     bindings: dict[str, dict] = dataclasses.field(default_factory=dict)  # mac -> port_update's port + segment
@@ -40,8 +41,8 @@ class Batch:
     first_at: float = 0.0
 
     def __bool__(self) -> bool:
-        return bool(self.changes or self.added_uris or self.deleted_adapters or self.bridges or self.resync
-                    or self.bindings or self.deleted_ports)  # fmt: skip
+        return bool(self.changes or self.added_uris or self.deleted_adapters or self.deleted_partitions
+                    or self.bridges or self.resync or self.bindings or self.deleted_ports)  # fmt: skip
 
     def has_urgent(self) -> bool:
         return any(c.urgent for c in self.changes.values())
@@ -81,6 +82,9 @@ class PendingChanges:
     def adapter_deleted(self, uuid: str) -> None:
         self._update(lambda b: b.deleted_adapters.add(uuid.lower()))
 
+    def partition_deleted(self, uuid: str) -> None:
+        self._update(lambda b: b.deleted_partitions.add(uuid.lower()))
+
     def bridge_changed(self, uuid: str) -> None:
         self._update(lambda b: b.bridges.add(uuid.lower()))
 
@@ -115,6 +119,7 @@ class PendingChanges:
             batch.changes.update(newer.changes)
             batch.added_uris |= newer.added_uris
             batch.deleted_adapters |= newer.deleted_adapters
+            batch.deleted_partitions |= newer.deleted_partitions
             batch.bridges |= newer.bridges
             batch.resync = newer.resync or batch.resync
             batch.bindings.update(newer.bindings)

@@ -3,10 +3,11 @@
 Per batch of port changes:
 - bindings (neutron's ``port_update`` when it binds a port here): the port's VLAN goes on its
   bridge now, before nova creates the client adapter; the port is marked ACTIVE at its plug;
-- plugs: a port whose VLAN is on its bridge already is marked ACTIVE with no REST call; others are
+- plugs: a port whose VLAN is on its bridge already is marked ACTIVE with no REST call, from the
+  listener's decision by :class:`ReadyReporter` (not behind the worker's current update); others are
   looked up in neutron, their new VLANs go on the bridge in one update, then they are marked ACTIVE;
 - a VLAN the bridge refuses is kept apart (``refusals``): its ports are marked DOWN, the rest go on;
-- unplugs and removed adapters: the ports are marked DOWN; when cleanup is enabled and a VLAN may
+- unplugs, removed adapters and deleted partitions: the ports are marked DOWN; when cleanup is enabled and a VLAN may
   have lost its last user, the host's adapters are re-read and it is taken off if nobody uses it;
 - bridge changed by someone else: put back what this agent's ports need.
 The host is seen through :class:`HostView`, kept from the event feed. A heal re-derives the ports
@@ -32,6 +33,7 @@ from powervm_openstack.network.agent.base import PERIODIC_HEAL, PowerVMAgent
 from powervm_openstack.network.agent.bridge_updater import BridgeUpdater, Outcome
 from powervm_openstack.network.agent.host_view import HostView
 from powervm_openstack.network.agent.pending import PLUG, UNPLUG, Batch, PortChange
+from powervm_openstack.network.agent.ready import ReadyReporter
 from powervm_openstack.network.agent.refusals import RefusedVlans
 from powervm_openstack.pvm import inventory, vif_event
 from powervm_openstack.pvm.vif_event import norm_mac
@@ -39,6 +41,7 @@ from powervm_openstack.pvm.vif_event import norm_mac
 LOG = logging.getLogger(__name__)
 _PARTITION_URI = re.compile(r"/(?:LogicalPartition|VirtualIOServer)/([^/]+)/")
 _CNA_URI = re.compile(r"/(LogicalPartition|VirtualIOServer)/[^/]+/ClientNetworkAdapter/([^/?]+)")
+_LPAR_URI = re.compile(r"/LogicalPartition/([0-9A-Fa-f-]{36})/?$")
 BACKSTOP = "backstop full scan"
 
 
@@ -71,6 +74,7 @@ class SeaAgent(PowerVMAgent):
                      bridges.describe(bridge, vioses), bridge.pvid, bridge.vswitch_id)  # fmt: skip
         self.cleanup = agent_conf.automated_powervm_vlan_cleanup
         self.ports: dict[str, tuple[str, int]] = {}  # mac -> (bridge uuid, vlan) of ports plugged and served here
+        self.port_uris: dict[str, str] = {}  # mac -> its adapter's URI (lower case): deletes name adapters
         self.bound: dict[str, Bound] = {}  # mac -> binding of a port not plugged yet
         self.present: dict[str, frozenset[int]] = {}
         self.refused = RefusedVlans()
@@ -78,6 +82,12 @@ class SeaAgent(PowerVMAgent):
         self._unbound_logged: set[str] = set()
         self._next_full_scan = time.monotonic() + agent_conf.full_scan_interval
         self._deleted_ports: set[str] = set()  # port_delete seen: a binding served late must not bring it back
+        self.ready = ReadyReporter(self._report_ready)
+
+    def stop(self) -> None:
+        super().stop()
+        if hasattr(self, "ready"):
+            self.ready.stop()
 
     @property
     def adapters(self) -> dict[str, inventory.ClientAdapter]:
@@ -100,14 +110,21 @@ class SeaAgent(PowerVMAgent):
         cna = _CNA_URI.search(data)
         if cna and etype == "DELETE_URI":
             self.pending.adapter_deleted(cna.group(2))
+        lpar = _LPAR_URI.search(data.split("?")[0])
+        if lpar and etype == "DELETE_URI":  # deleted outside OpenStack too: no unplug event comes
+            self.pending.partition_deleted(lpar.group(1))
 
     def on_vif(self, vif: vif_event.VifEvent) -> None:
         self.view.adapter_named(vif.uri)
         bound = self.bound.get(vif.mac)
-        ready = bound is not None and bound.vlan in self.present.get(bound.bridge, ())
-        self.pending.port(
-            vif.mac, PLUG if vif.action == "plug" else UNPLUG, vif.uri, urgent=ready and vif.action == "plug"
-        )
+        if vif.action == "plug" and bound is not None and bound.vlan in self.present.get(bound.bridge, ()):
+            self.ready.offer(vif.mac)  # ACTIVE now, off the worker; the worker only books the plug
+        self.pending.port(vif.mac, PLUG if vif.action == "plug" else UNPLUG, vif.uri)
+
+    def _report_ready(self, macs: list[str]) -> None:
+        self.rpc.set_status(macs, [])
+        LOG.info("Ports plugged with their VLAN on the bridge already, marked up at once: %s",
+                 [self.names.get(m, m) for m in macs])  # fmt: skip
 
     def on_port_update(self, port: dict[str, Any], segment: dict[str, Any]) -> None:
         self.pending.bound(norm_mac(port["mac_address"]), {"port_id": port.get("id"), **segment})
@@ -117,20 +134,32 @@ class SeaAgent(PowerVMAgent):
 
     # -- batches ---------------------------------------------------------------------------
     def serve(self, batch: Batch) -> None:
-        changes = list(batch.changes.values()) + self._deleted(batch.deleted_adapters)
+        deleted = self._deleted(batch.deleted_adapters | batch.deleted_partitions)
+        changes = list(batch.changes.values()) + deleted
         self._deleted_ports |= batch.deleted_ports
         self._forget_bindings([m for m, b in self.bound.items() if b.port_id in batch.deleted_ports], "was deleted")
         self._bind({m: b for m, b in batch.bindings.items() if str(b.get("port_id")) not in self._deleted_ports})
-        self._plug([c for c in changes if c.action == PLUG])
+        plugs = [c for c in changes if c.action == PLUG]
+        late = [m for m in batch.bindings if m in self._unbound_logged and m in self.bound and m not in batch.changes]
+        self._plug(plugs + [PortChange(m, PLUG) for m in late])  # plugged before neutron had bound it
         self._unplug([c for c in changes if c.action == UNPLUG])
+        if self.cleanup and not deleted and (batch.deleted_adapters or batch.deleted_partitions):
+            self._cleanup(set(self.bridge_switch))  # adapters not in the view yet: their VLANs may be unused now
         for uuid in batch.bridges:
             bridge = self._bridge(uuid)
             if bridge:
                 self._converge(bridge, self._wanted(bridge))
 
     def _deleted(self, uuids: set[str]) -> list[PortChange]:
-        gone = [a for u, a in self.adapters.items() if u.lower() in uuids]
-        return [PortChange(a.mac, UNPLUG, a.href) for a in gone]
+        """Unplugs for the adapters deleted (by adapter or partition uuid), known from the view or their plug."""
+        if not uuids:
+            return []
+        gone = {a.mac: a.href for u, a in self.adapters.items() if u in uuids or a.partition_uuid.lower() in uuids}
+        pattern = re.compile("|".join(re.escape(u) for u in sorted(uuids)))
+        gone.update({m: u for m, u in self.port_uris.items() if m not in gone and pattern.search(u)})
+        for mac in gone:
+            LOG.info("%s: its adapter or partition was deleted; handled as an unplug", self.describe(mac))
+        return [PortChange(mac, UNPLUG, uri) for mac, uri in gone.items()]
 
     def _bind(self, bindings: dict[str, dict]) -> None:
         """Put the VLANs of ports neutron has just bound here on their bridges, before their adapters exist."""
@@ -174,6 +203,7 @@ class SeaAgent(PowerVMAgent):
         up, down = [], []
         for bridge, ports in new.items():
             self.ports.update({mac: (bridge, vlan) for mac, vlan in ports.items()})
+            self.port_uris.update({mac: uris[mac].lower() for mac in ports if uris.get(mac)})
             if set(ports.values()) - self.present.get(bridge, frozenset()) - self.refused.blocked(bridge):
                 self._converge(bridge, self._wanted(bridge))
             for mac, vlan in ports.items():
@@ -186,7 +216,7 @@ class SeaAgent(PowerVMAgent):
                     LOG.info("%s: VLAN %d is not on bridge %s (%s); left DOWN until it is", self.names.get(mac, mac),
                              vlan, bridge, refusal.message if refusal else "not placed")  # fmt: skip
                     down.append(mac)
-        self.set_status(up, down)
+        self.set_status([m for m in up if not self.ready.reported(m)], down)
 
     def _not_bound(self, mac: str, uri: str | None) -> None:
         """A plugged port neutron has no usable binding for here: said once, until it is served or unplugged."""
@@ -210,12 +240,15 @@ class SeaAgent(PowerVMAgent):
         macs = [c.mac for c in changes]
         self._unbound_logged.difference_update(macs)
         for mac in macs:
+            self.ready.forget(mac)
+        for mac in macs:
             if mac in self.ports:
                 LOG.info("%s unplugged from VLAN %d: marked DOWN", self.names.get(mac, mac), self.ports[mac][1])
         touched = {self.ports.pop(mac)[0] for mac in macs if mac in self.ports}
         self.set_status([], macs)
         for mac in macs:
             self.names.pop(mac, None)
+            self.port_uris.pop(mac, None)
         if self.cleanup:
             self._cleanup(touched or set(self.bridge_switch))
 
@@ -249,6 +282,7 @@ class SeaAgent(PowerVMAgent):
                 self.ports[mac] = (bridge, int(detail["segmentation_id"]))
                 self.bound.pop(mac, None)
                 self.names[mac] = f"port {detail.get('port_id')} (MAC {mac}, {self._partition(mac, None)})"
+        self.port_uris = {a.mac: a.href.lower() for a in served if a.mac in self.ports and a.href}
         gone = {norm_mac(d.get("device", "")) for d in details if "mac_address" not in d}
         self._forget_bindings([m for m in waiting if m in gone], "is no longer bound here")
         self._deleted_ports.clear()
