@@ -1,7 +1,8 @@
 """Live partition mobility (LPM) for nova: the checks on both hosts, the move, abort and rollback.
 
-The destination describes itself in ``PowerVMLiveMigrateData`` (its managed system's name and the
-address of its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected); the source refuses, with the
+The destination describes itself in the migrate data (its managed system's name and the address of
+its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected; carried in nova's
+own ``VMwareLiveMigrateData``, see ``PowerVMLiveMigrateData``); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
 only SSP disks and Cinder volumes are shared), block migration, a partition that is not running or
 whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
@@ -19,8 +20,6 @@ import logging
 from typing import Any
 
 from nova import exception as nova_exc
-from nova.objects import base as obj_base
-from nova.objects import fields as obj_fields
 from nova.objects import migrate_data
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import migration as pvm_mig
@@ -34,26 +33,20 @@ from powervm_openstack.network import constants
 LOG = logging.getLogger(__name__)
 
 
-class PowerVMLiveMigrateData(migrate_data.LiveMigrateData):
-    """What the destination tells the source: where to move the partition."""
+# nova 34 has no PowerVM migrate data object any more (it left with the in-tree driver), and
+# nova-conductor, which relays the destination's answer to the source, loads no virt driver: a class
+# of ours is "Unsupported object type" there. nova's registered VMwareLiveMigrateData has two plain
+# string fields that neither nova's conductor nor its compute manager interpret: they carry ours.
+PowerVMLiveMigrateData = migrate_data.VMwareLiveMigrateData
 
-    VERSION = "1.0"
-    fields = {
-        "dest_sys_name": obj_fields.StringField(),
-        "dest_rest": obj_fields.StringField(),
-        "dest_vlans": obj_fields.ListOfIntegersField(default=[]),
-    }
+
+def _target(data: Any) -> tuple[str, str]:
+    """The destination's managed system name and NovaLink REST ``host:port`` from the migrate data."""
+    return data.cluster_name, data.datastore_regex
 
 
 def register_objects() -> None:
-    """Register ``PowerVMLiveMigrateData`` with nova's object registry (idempotent).
-
-    Called by every driver start rather than at import: nova's test base restores the registry it
-    saved before this module was imported, between tests.
-    """
-    classes = obj_base.NovaObjectRegistry.obj_classes().get(PowerVMLiveMigrateData.obj_name(), [])
-    if PowerVMLiveMigrateData not in classes:
-        obj_base.NovaObjectRegistry.register(PowerVMLiveMigrateData)
+    """Nothing to register: the migrate data is nova's own (see ``PowerVMLiveMigrateData``)."""
 
 
 def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLiveMigrateData:
@@ -68,8 +61,8 @@ def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLi
             "PowerVM live migration needs SSP disks or boot from volume."
         )
     data = PowerVMLiveMigrateData()
-    data.dest_sys_name = driver.host_wrapper().system_name
-    data.dest_rest = driver.rest_endpoint
+    data.cluster_name = driver.host_wrapper().system_name  # the destination's managed system
+    data.datastore_regex = driver.rest_endpoint  # its NovaLink REST host:port
     return data
 
 
@@ -81,8 +74,9 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
             reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {driver.host_name}, "
             "which is not shared storage; PowerVM live migration needs an SSP disk or boot from volume."
         )
-    if not isinstance(data, PowerVMLiveMigrateData):
+    if not isinstance(data, PowerVMLiveMigrateData) or not data.obj_attr_is_set("datastore_regex"):
         raise nova_exc.MigrationPreCheckError(reason="The destination is not a PowerVM host.")
+    dest_sys_name, dest_rest = _target(data)
     lpar = vm.get(driver.adapter, instance)
     if lpar.state != "running":
         raise nova_exc.MigrationPreCheckError(
@@ -94,7 +88,7 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
             "live migration needs an active RMC connection (the partition's management VIF)."
         )
     try:
-        pvm_mig.migrate_lpar(lpar, data.dest_sys_name, validate_only=True, tgt_mgmt_svr=data.dest_rest,
+        pvm_mig.migrate_lpar(lpar, dest_sys_name, validate_only=True, tgt_mgmt_svr=dest_rest,
                              vlan_check_override=True)  # fmt: skip
     except pvm_exc.Error as err:
         raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
@@ -109,7 +103,6 @@ def prepare_destination(driver: Any, conf: Any, network_info: Any, data: Any) ->
         bridge = pvm_net.NetBridge.get(driver.adapter, parent_type="ManagedSystem", parent_uuid=driver.host_uuid)[0]
         for vlan in vlans:
             network_bridger.ensure_vlan_on_nb(driver.adapter, driver.host_uuid, bridge.uuid, vlan)
-    data.dest_vlans = vlans
     LOG.info("Destination %s ready for the partition: VLANs %s bridged", driver.host_name, vlans or "none")
     return data
 
@@ -117,13 +110,14 @@ def prepare_destination(driver: Any, conf: Any, network_info: Any, data: Any) ->
 def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, recover: Any, data: Any) -> None:
     """Run the Migrate job; nova's post method on success, its recover method on any failure."""
     lpar = vm.get(driver.adapter, instance)
+    dest_sys_name, dest_rest = _target(data)
     try:
-        pvm_mig.migrate_lpar(lpar, data.dest_sys_name, tgt_mgmt_svr=data.dest_rest)
+        pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest)
     except Exception as err:
         LOG.error("Live migration of instance %s to %s failed: %s", instance.uuid, dest, err)
         recover(context, instance, dest, migrate_data=data)
         return
-    LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, data.dest_sys_name)
+    LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, dest_sys_name)
     post(context, instance, dest, False, data)
 
 
