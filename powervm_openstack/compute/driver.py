@@ -315,6 +315,7 @@ class PowerVMDriver(driver.ComputeDriver):
     def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                            block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
         self.known_instance(instance)
+        lpm.announce_arrival(self, instance, network_info)
 
     def rollback_live_migration_at_source(self, context: Any, instance: Any, migrate_data: Any) -> None:
         pass  # a failed Migrate leaves the partition here, unchanged

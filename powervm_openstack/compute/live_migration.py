@@ -28,7 +28,9 @@ from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute import vm
 from powervm_openstack.compute.vif import sea
+from powervm_openstack.compute.vif.base import find_cna
 from powervm_openstack.network import constants
+from powervm_openstack.pvm import vif_event
 
 LOG = logging.getLogger(__name__)
 
@@ -119,6 +121,24 @@ def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, reco
         return
     LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, dest_sys_name)
     post(context, instance, dest, False, data)
+
+
+def announce_arrival(driver: Any, instance: Any, network_info: Any) -> None:
+    """On the destination: post the plug event of each ``pvm_sea`` adapter that arrived with the partition.
+
+    Nothing plugs on the destination, so without it this host's SEA agent never learns that the
+    port's adapter is here now, and neutron keeps the port DOWN after nova bound it to this host.
+    """
+    lpar = vm.get(driver.adapter, instance)
+    for vif in network_info or []:
+        if vif.get("type") != constants.VIF_TYPE_SEA:
+            continue
+        cna = find_cna(driver.adapter, lpar.uuid, vif["address"])
+        if cna is None:
+            LOG.warning("Instance %s: port %s (%s) has no adapter here after the migration", instance.uuid,
+                        vif["id"], vif["address"])  # fmt: skip
+            continue
+        vif_event.post(driver.adapter, cna.href, "plug", vif["address"], constants.VIF_TYPE_SEA)
 
 
 def abort(driver: Any, instance: Any) -> None:
