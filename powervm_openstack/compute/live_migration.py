@@ -113,6 +113,7 @@ def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, reco
     """Run the Migrate job; nova's post method on success, its recover method on any failure."""
     lpar = vm.get(driver.adapter, instance)
     dest_sys_name, dest_rest = _target(data)
+    leaving = {cna.mac.upper(): cna.href for cna in pvm_net.CNA.get(driver.adapter, parent=lpar)}
     try:
         pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest)
     except Exception as err:
@@ -120,7 +121,19 @@ def migrate(driver: Any, context: Any, instance: Any, dest: str, post: Any, reco
         recover(context, instance, dest, migrate_data=data)
         return
     LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, dest_sys_name)
+    _announce_departure(driver, instance, leaving)
     post(context, instance, dest, False, data)
+
+
+def _announce_departure(driver: Any, instance: Any, leaving: dict[str, str]) -> None:
+    """On the source: post the unplug event of each ``pvm_sea`` adapter that left with the partition.
+
+    Nothing unplugs here either, so this host's SEA agent would keep the port's VLAN on its SEAs.
+    """
+    for vif in instance.get_network_info() or []:
+        href = leaving.get(vif["address"].replace(":", "").upper())
+        if vif.get("type") == constants.VIF_TYPE_SEA and href:
+            vif_event.post(driver.adapter, href, "unplug", vif["address"], constants.VIF_TYPE_SEA)
 
 
 def announce_arrival(driver: Any, instance: Any, network_info: Any) -> None:
