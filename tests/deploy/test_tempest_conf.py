@@ -74,7 +74,9 @@ def test_live_migration_is_on_for_two_hosts_on_shared_storage(tmp_path: Path) ->
 def test_the_cloud_disk_driver_comes_from_nova_powervm_conf(tmp_path: Path) -> None:
     assert tempest.cloud_disk_driver(tmp_path) == "localdisk"
     (tmp_path / "nova" / "etc").mkdir(parents=True)
-    (tmp_path / "nova" / "etc" / "nova-powervm.conf").write_text("[powervm]\ndisk_driver = ssp\n")
+    (tmp_path / "nova" / "etc" / "nova-powervm.conf").write_text(
+        "[powervm]\ndisk_driver = ssp\n[pci]\ndevice_spec = a\ndevice_spec = b\n"
+    )
     assert tempest.cloud_disk_driver(tmp_path) == "ssp"
 
 

@@ -146,7 +146,7 @@ def migration_features(compute_nodes: int, disk_driver: str) -> dict[str, IniVal
 
 def cloud_disk_driver(run_dir: Path) -> str:
     """``[powervm] disk_driver`` of host 1's rendered ``nova-powervm.conf`` (``localdisk`` when unset)."""
-    parser = configparser.ConfigParser(interpolation=None)
+    parser = configparser.ConfigParser(interpolation=None, strict=False)  # [pci] device_spec is repeated
     parser.read(run_dir / "nova" / "etc" / "nova-powervm.conf")
     return parser.get("powervm", "disk_driver", fallback="localdisk")
 
