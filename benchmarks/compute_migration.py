@@ -50,6 +50,7 @@ def run(make_driver: Callable[[int, str, str], Any], spawn: Callable[[Any, int],
     ``port``; ``spawn(driver, index)`` boots an instance, returning ``(instance, network_info, stats)``.
     """
     from nova import context as nova_context
+    from nova import objects
 
     work = Path(tempfile.mkdtemp(prefix="bench-lpm-"))
     servers = _servers(latency_rules, work)
@@ -58,6 +59,7 @@ def run(make_driver: Callable[[int, str, str], Any], spawn: Callable[[Any, int],
     results = []
     try:
         inst, nw, _ = spawn(drivers[0], 700)
+        inst.info_cache = objects.InstanceInfoCache(network_info=nw)  # the source reads the VIFs there, as in nova
         for move in range(moves):
             src, dst = (0, 1) if move % 2 == 0 else (1, 0)
             results.append(_move(ctx, drivers[src], drivers[dst], servers[src].url, inst, nw, measure))
