@@ -15,7 +15,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "benchmarks.cloud",
         "all-in-one cloud: a server boot's phases (API, scheduling, compute, port), 10 at once",
     ),
-    "compute": ("benchmarks.compute", "compute driver: REST calls and time per spawn/destroy, 20 concurrent spawns"),
+    "compute": (
+        "benchmarks.compute",
+        "compute driver: REST calls and time per spawn/destroy, 20 concurrent spawns, a live migration",
+    ),
     "network": ("benchmarks.network", "burst of SEA port plugs: the agent vs pypowervm's network_bridger"),
     "telemetry": ("benchmarks.telemetry", "PCM telemetry: REST calls and time per poll for 10, 100, 1,000 partitions"),
     "scale": ("benchmarks.scale", "SEA agent at scale: heal of 1,000 partitions, 20 agents on one neutron, memory"),

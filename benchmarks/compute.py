@@ -6,7 +6,9 @@ image comes from a stand-in Glance. Every REST call the driver makes is timed on
 (pypowervm ``Session.request``), so each operation's time splits into waiting on REST and the
 driver's own work. Reported: the first spawn (image upload to the cache), warm spawns and destroys
 one at a time, then N concurrent spawns and destroys; then volumes (``benchmarks.compute_volumes``):
-attach and detach per type and concurrent attaches to one partition.
+attach and detach per type and concurrent attaches to one partition; then live migration between two
+simulated hosts on one SSP (``benchmarks.compute_migration``): each step's REST calls and time, and
+the downtime the simulator reports.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ class _Glance:
             out.write(IMAGE)
 
 
-def _driver(port: int, work: str) -> Any:
+def _driver(port: int, work: str, host: str = "bench", powervm: dict[str, str] | None = None) -> Any:
     import nova.conf
     from nova import objects
     from nova.virt import fake
@@ -76,18 +78,24 @@ def _driver(port: int, work: str) -> Any:
 
     objects.register_all()
     conf = nova.conf.CONF
-    conf([], project="nova")
-    pvm_conf.register_opts(conf)
+    if "powervm" not in conf:  # parse once; later drivers only change overrides
+        conf([], project="nova")
+        pvm_conf.register_opts(conf)
     for group, values in {"powervm_rest": {"host": "127.0.0.1", "port": port, "protocol": "http"},
-                          "powervm": {"volume_group_name": "datavg"},
-                          None: {"instances_path": work, "vif_plugging_timeout": 0, "host": "bench"}}.items():  # fmt: skip
+                          "powervm": powervm or {"volume_group_name": "datavg", "disk_driver": "localdisk"},
+                          None: {"instances_path": work, "vif_plugging_timeout": 0, "host": host}}.items():  # fmt: skip
         for key, value in values.items():
             conf.set_override(key, value, group=group)
     images._API = _Glance()
     drv = driver.PowerVMDriver(fake.FakeVirtAPI())
     drv._load_known_instances = lambda host: None  # no nova database here
-    drv.init_host("bench")
+    drv.init_host(host)
     return drv
+
+
+def _ssp_driver(port: int, work: str, host: str) -> Any:
+    """A driver with its boot disks in the host's SSP (``cluster1``), for the live migration phase."""
+    return _driver(port, work, host, {"disk_driver": "ssp", "volume_group_name": "", "cluster_name": "cluster1"})
 
 
 def _instance(index: int) -> Any:
@@ -132,8 +140,8 @@ def _row(name: str, samples: list[Counter]) -> list[object]:
             f"{sum(own) / max(sum(wall), 1e-9) * 100:.0f}%"]  # fmt: skip
 
 
-def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: int = 10) -> str:
-    from benchmarks import compute_volumes
+def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: int = 10, moves: int = 3) -> str:
+    from benchmarks import compute_migration, compute_volumes
     from powervm_openstack.simulator.http.server import SimulatorServer
 
     _timed_requests()
@@ -159,13 +167,17 @@ def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: in
     finally:
         drv.cleanup_host("bench")
         server.stop()
+    latency = Latency(write_ms=latency_ms, read_ms=latency_ms / 2).rules()
+    moved = compute_migration.run(_ssp_driver, _spawn, _measure, latency, moves)
+    migration = compute_migration.report(moved, _row, table)
     headers = ["operation", "n", "REST calls/op", "p50 ms", "p95 ms", "driver-own p50 ms", "driver-own share"]
     rows = [_row("spawn, first (image upload)", [s for _, _, s in first]), _row("spawn, warm", [s for *_, s in warm]),
             _row("destroy", destroys), _row(f"spawn, {parallel} concurrent", [s for *_, s in spawned]),
             _row(f"destroy, {parallel} concurrent", removed)]  # fmt: skip
     return (f"Compute driver on one simulated host, REST latency {latency_ms:g} ms per write, "
             f"{latency_ms / 2:g} ms per read\n{table(headers, rows)}\n"
-            f"{parallel} concurrent spawns: {spawn_wall:.1f} s wall; destroys: {destroy_wall:.1f} s wall\n\n{volumes}")  # fmt: skip
+            f"{parallel} concurrent spawns: {spawn_wall:.1f} s wall; destroys: {destroy_wall:.1f} s wall\n\n{volumes}\n\n"
+            f"{migration}")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -174,9 +186,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="spawns run at once in the concurrent phase")
     parser.add_argument("--sequential", type=int, default=5, help="warm spawns run one at a time")
     parser.add_argument("--volume-concurrent", type=int, default=10, help="vSCSI FC attaches run at once")
+    parser.add_argument("--moves", type=int, default=3, help="live migrations of one partition, back and forth")
     args = parser.parse_args(argv)
-    for name in ("concurrent", "sequential", "volume_concurrent"):
+    for name in ("concurrent", "sequential", "volume_concurrent", "moves"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} {getattr(args, name)} must be at least 1")
-    print(run(args.latency_ms, args.concurrent, args.sequential, args.volume_concurrent))
+    print(run(args.latency_ms, args.concurrent, args.sequential, args.volume_concurrent, args.moves))
     return 0

@@ -73,6 +73,7 @@ class PowerVMDriver(driver.ComputeDriver):
         self.flows = lifecycle.Lifecycle(self)
         self._events: events.PartitionEvents | None = None
         self._instances: dict[str, str] = {}
+        self.lpm_added_vlans: dict[str, list[int]] = {}  # instance -> VLANs pre_live_migration bridged here
         self._host = ""
         self.rest_endpoint = ""
         self._node_uuid = ""
@@ -223,8 +224,6 @@ class PowerVMDriver(driver.ComputeDriver):
     def cleanup(self, context: Any, instance: Any, network_info: Any, block_device_info: Any = None,
                 destroy_disks: bool = True, migrate_data: Any = None, destroy_vifs: bool = True,
                 destroy_secrets: bool = True) -> None:  # fmt: skip
-        if isinstance(migrate_data, lpm.PowerVMLiveMigrateData):
-            return lpm.cleanup_source(self, instance)  # after a live migration (nova calls it at the source)
         self.destroy(context, instance, network_info, block_device_info, destroy_disks)
 
     def power_off(self, instance: Any, timeout: int = 0, retry_interval: int = 0) -> None:
@@ -322,7 +321,7 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def pre_live_migration(self, context: Any, instance: Any, block_device_info: Any, network_info: Any,
                            disk_info: Any, migrate_data: Any) -> Any:  # fmt: skip
-        return lpm.prepare_destination(self, CONF, network_info, migrate_data)
+        return lpm.prepare_destination(self, CONF, instance, network_info, migrate_data)
 
     def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any, recover_method: Any,
                        block_migration: bool = False, migrate_data: Any = None) -> None:  # fmt: skip
@@ -337,18 +336,20 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def post_live_migration_at_source(self, context: Any, instance: Any, network_info: Any) -> None:
         self.forget_instance(instance)  # its adapters left with the partition
+        lpm.cleanup_source(self, instance)  # nova calls no cleanup here for this migrate data type
 
     def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                            block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
         lpm.finish_destination(self, context, instance, network_info)
+        lpm.announce_arrival(self, instance, network_info)
 
     def rollback_live_migration_at_source(self, context: Any, instance: Any, migrate_data: Any) -> None:
-        lpm.rollback_source(self, instance)  # the partition stayed here; its config drive is mapped again
+        lpm.rollback_source(self, context, instance, migrate_data)  # the partition stayed here
 
     def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                                block_device_info: Any, destroy_disks: bool = True,
                                                migrate_data: Any = None) -> None:  # fmt: skip
-        lpm.rollback_destination(self, instance, migrate_data)  # the shared disks stay: the source uses them
+        lpm.rollback_destination(self, instance)  # the shared disks stay: the source uses them
 
     # -- resize and cold migration (see :mod:`.migration`) --------------------------------------
     def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any, network_info: Any,

@@ -1,7 +1,8 @@
 """Live partition mobility (LPM) for nova: the checks on both hosts, the move, abort and rollback.
 
-The destination describes itself in ``PowerVMLiveMigrateData`` (its managed system's name and the
-address of its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected); the source refuses, with the
+The destination describes itself in the migrate data (its managed system's name and the address of
+its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected; carried in nova's
+own ``VMwareLiveMigrateData``, see ``PowerVMLiveMigrateData``); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
 only SSP disks are shared), an instance with Cinder volumes (moving their hdisks and virtual FC
 mappings is not done yet), block migration, a partition that is not running or
@@ -9,8 +10,8 @@ whose RMC connection is not active, then anything the platform's ``MigrateValida
 (capacity, switches, VLANs, processor compatibility mode). ``pre_live_migration`` puts the SEA VLANs
 of the instance's ``pvm_sea`` ports on the destination's network bridge, because the adapters arrive
 with the partition and no plug event makes the SEA agent do it there; it records the VLANs it added
-(``dest_vlans``), and ``rollback_live_migration_at_destination`` removes those again unless a client
-adapter on the destination uses them by then.
+(in the driver, by instance), and ``rollback_live_migration_at_destination`` removes those again unless
+a client adapter on the destination uses them by then.
 
 ``live_migration`` runs the ``Migrate`` job with nova's ``[libvirt] live_migration_completion_timeout``
 (seconds per GiB of the partition's memory, at least 2 GiB, as nova counts it; the disks are shared
@@ -30,8 +31,7 @@ import logging
 from typing import Any
 
 from nova import exception as nova_exc
-from nova.objects import base as obj_base
-from nova.objects import fields as obj_fields
+from nova.compute import rpcapi as compute_rpcapi
 from nova.objects import migrate_data
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import migration as pvm_mig
@@ -42,38 +42,29 @@ from pypowervm.wrappers import network as pvm_net
 from powervm_openstack.compute import live_migration_media as lpm_media
 from powervm_openstack.compute import vm
 from powervm_openstack.compute.vif import sea
+from powervm_openstack.compute.vif.base import find_cna
 from powervm_openstack.network import constants
+from powervm_openstack.pvm import vif_event
 
 LOG = logging.getLogger(__name__)
 
 
-class PowerVMLiveMigrateData(migrate_data.HyperVLiveMigrateData):
-    """What the destination tells the source: where to move the partition.
+# nova 34 has no PowerVM migrate data object any more (it left with the in-tree driver), and
+# nova-conductor, which relays the destination's answer to the source, loads no virt driver: a class
+# of ours is "Unsupported object type" there. nova's registered VMwareLiveMigrateData has two plain
+# string fields that neither nova's conductor nor its compute manager interpret: they carry ours.
+# nova calls the destination back on rollback only for libvirt's and Hyper-V's data, so the source
+# asks for that call itself (``rollback_source``); the destination remembers what it added.
+PowerVMLiveMigrateData = migrate_data.VMwareLiveMigrateData
 
-    nova calls ``rollback_live_migration_at_destination`` (and ``cleanup`` on the source after a
-    move) only for libvirt's and Hyper-V's migrate data (``ComputeManager._live_migration_cleanup_flags``);
-    this class extends the Hyper-V one so the destination is called back to undo its VLANs, with
-    ``is_shared_instance_path`` true: the disks are shared, nova asks nobody to destroy them.
-    """
 
-    # 1.0: the destination's system, REST endpoint and VLANs; 1.1: a Hyper-V migrate data (cleanup calls)
-    VERSION = "1.1"
-    fields = {
-        "dest_sys_name": obj_fields.StringField(),
-        "dest_rest": obj_fields.StringField(),
-        "dest_vlans": obj_fields.ListOfIntegersField(default=[]),
-    }
+def _target(data: Any) -> tuple[str, str]:
+    """The destination's managed system name and NovaLink REST ``host:port`` from the migrate data."""
+    return data.cluster_name, data.datastore_regex
 
 
 def register_objects() -> None:
-    """Register ``PowerVMLiveMigrateData`` with nova's object registry (idempotent).
-
-    Called by every driver start rather than at import: nova's test base restores the registry it
-    saved before this module was imported, between tests.
-    """
-    classes = obj_base.NovaObjectRegistry.obj_classes().get(PowerVMLiveMigrateData.obj_name(), [])
-    if PowerVMLiveMigrateData not in classes:
-        obj_base.NovaObjectRegistry.register(PowerVMLiveMigrateData)
+    """Nothing to register: the migrate data is nova's own (see ``PowerVMLiveMigrateData``)."""
 
 
 def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLiveMigrateData:
@@ -88,9 +79,8 @@ def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLi
             "PowerVM live migration needs SSP disks or boot from volume."
         )
     data = PowerVMLiveMigrateData()
-    data.dest_sys_name = driver.host_wrapper().system_name
-    data.dest_rest = driver.rest_endpoint
-    data.is_shared_instance_path = True
+    data.cluster_name = driver.host_wrapper().system_name  # the destination's managed system
+    data.datastore_regex = driver.rest_endpoint  # its NovaLink REST host:port
     return data
 
 
@@ -111,8 +101,9 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
             reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {driver.host_name}, "
             "which is not shared storage; PowerVM live migration needs an SSP disk."
         )
-    if not isinstance(data, PowerVMLiveMigrateData):
+    if not isinstance(data, PowerVMLiveMigrateData) or not data.obj_attr_is_set("datastore_regex"):
         raise nova_exc.MigrationPreCheckError(reason="The destination is not a PowerVM host.")
+    dest_sys_name, dest_rest = _target(data)
     lpar = vm.get(driver.adapter, instance)
     if lpar.state != "running":
         raise nova_exc.MigrationPreCheckError(
@@ -125,7 +116,7 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
         )
     unloaded = lpm_media.unload(driver, instance)  # loaded optical media cannot move
     try:
-        pvm_mig.migrate_lpar(lpar, data.dest_sys_name, validate_only=True, tgt_mgmt_svr=data.dest_rest,
+        pvm_mig.migrate_lpar(lpar, dest_sys_name, validate_only=True, tgt_mgmt_svr=dest_rest,
                              vlan_check_override=True)  # fmt: skip
     except pvm_exc.Error as err:
         if unloaded:
@@ -135,10 +126,11 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
     return data
 
 
-def prepare_destination(driver: Any, conf: Any, network_info: Any, data: Any) -> Any:
+def prepare_destination(driver: Any, conf: Any, instance: Any, network_info: Any, data: Any) -> Any:
     """Put the instance's SEA VLANs on the destination's bridge (network_bridger, as the SEA agent does).
 
-    ``data.dest_vlans``: the VLANs this call added (those already bridged are not listed).
+    The VLANs this call added (those already bridged are not listed) are remembered by this driver
+    for ``rollback_destination`` (not in the migrate data: nova's VMware type has no field for them).
     """
     vlans = sorted({sea.vlan_of(v) for v in network_info or [] if v.get("type") == constants.VIF_TYPE_SEA})
     added = []
@@ -149,15 +141,15 @@ def prepare_destination(driver: Any, conf: Any, network_info: Any, data: Any) ->
             network_bridger.ensure_vlan_on_nb(driver.adapter, driver.host_uuid, bridge.uuid, vlan)
             if vlan not in present:
                 added.append(vlan)
-    data.dest_vlans = added
+    driver.lpm_added_vlans[instance.uuid] = added
     LOG.info("Destination %s ready for the partition: VLANs %s bridged (added %s)", driver.host_name,
              vlans or "none", added or "none")  # fmt: skip
     return data
 
 
-def rollback_destination(driver: Any, instance: Any, data: Any) -> None:
+def rollback_destination(driver: Any, instance: Any) -> None:
     """Remove from the destination's bridge the VLANs ``prepare_destination`` added, unless now in use here."""
-    added = list(data.dest_vlans) if data is not None and data.obj_attr_is_set("dest_vlans") else []
+    added = driver.lpm_added_vlans.pop(instance.uuid, [])
     if not added:
         return
     used = {int(c.pvid) for p in pvm_lpar.LPAR.get(driver.adapter) for c in pvm_net.CNA.get(driver.adapter, parent=p)}
@@ -172,12 +164,26 @@ def rollback_destination(driver: Any, instance: Any, data: Any) -> None:
                  bridge.uuid)  # fmt: skip
 
 
-def rollback_source(driver: Any, instance: Any) -> None:
-    """The move did not happen: map the config drive again (``live_migration_media``)."""
+def rollback_source(driver: Any, context: Any, instance: Any, data: Any) -> None:
+    """The move did not happen: map the config drive again, and have the destination undo its VLANs.
+
+    nova itself calls ``rollback_live_migration_at_destination`` only for libvirt's and Hyper-V's
+    migrate data; the source casts it the way nova's compute manager does for those (with
+    ``destroy_disks`` false: the disks are shared).
+    """
     try:
         lpm_media.reload(driver, instance)
     except nova_exc.InstanceNotFound:
         LOG.warning("Instance %s: no partition on %s to map the config drive to", instance.uuid, driver.host_name)
+    migration = data.migration if data is not None and data.obj_attr_is_set("migration") else None
+    if migration is None or not migration.dest_compute:
+        LOG.warning("Instance %s: no migration record; the destination is not asked to undo its VLANs", instance.uuid)
+        return
+    LOG.info("Instance %s rollback: asking %s to undo what pre_live_migration added", instance.uuid,
+             migration.dest_compute)  # fmt: skip
+    compute_rpcapi.ComputeAPI().rollback_live_migration_at_destination(
+        context, instance, migration.dest_compute, destroy_disks=False, migrate_data=data
+    )
 
 
 def finish_destination(driver: Any, context: Any, instance: Any, network_info: Any) -> None:
@@ -207,15 +213,17 @@ def migrate(driver: Any, conf: Any, context: Any, instance: Any, dest: str, post
             data: Any) -> None:  # fmt: skip
     """Run the Migrate job; nova's post method on success, its recover method on failure or timeout (aborted)."""
     lpar = vm.get(driver.adapter, instance)
+    dest_sys_name, dest_rest = _target(data)
+    leaving = {cna.mac.upper(): cna.href for cna in pvm_net.CNA.get(driver.adapter, parent=lpar)}
     limit = completion_timeout(conf, instance)
     if limit is None and int(conf.libvirt.live_migration_completion_timeout or 0) > 0:
         LOG.info("Instance %s: live_migration_timeout_action force_complete cannot apply to PowerVM (no post-copy, "
                  "no pause); the move runs to its end", instance.uuid)  # fmt: skip
     try:
         if limit is None:
-            pvm_mig.migrate_lpar(lpar, data.dest_sys_name, tgt_mgmt_svr=data.dest_rest)
+            pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest)
         else:
-            pvm_mig.migrate_lpar(lpar, data.dest_sys_name, tgt_mgmt_svr=data.dest_rest, timeout=limit)
+            pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest, timeout=limit)
     except pvm_exc.JobRequestTimedOut:
         LOG.error("Live migration of instance %s to %s exceeded live_migration_completion_timeout (%s s): aborting",
                   instance.uuid, dest, limit)  # fmt: skip
@@ -226,8 +234,38 @@ def migrate(driver: Any, conf: Any, context: Any, instance: Any, dest: str, post
         LOG.error("Live migration of instance %s to %s failed: %s", instance.uuid, dest, err)
         recover(context, instance, dest, migrate_data=data)
         return
-    LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, data.dest_sys_name)
+    LOG.info("Instance %s: partition %s moved to %s (%s)", instance.uuid, lpar.uuid, dest, dest_sys_name)
+    _announce_departure(driver, instance, leaving)
     post(context, instance, dest, False, data)
+
+
+def _announce_departure(driver: Any, instance: Any, leaving: dict[str, str]) -> None:
+    """On the source: post the unplug event of each ``pvm_sea`` adapter that left with the partition.
+
+    Nothing unplugs here either, so this host's SEA agent would keep the port's VLAN on its SEAs.
+    """
+    for vif in instance.get_network_info() or []:
+        href = leaving.get(vif["address"].replace(":", "").upper())
+        if vif.get("type") == constants.VIF_TYPE_SEA and href:
+            vif_event.post(driver.adapter, href, "unplug", vif["address"], constants.VIF_TYPE_SEA)
+
+
+def announce_arrival(driver: Any, instance: Any, network_info: Any) -> None:
+    """On the destination: post the plug event of each ``pvm_sea`` adapter that arrived with the partition.
+
+    Nothing plugs on the destination, so without it this host's SEA agent never learns that the
+    port's adapter is here now, and neutron keeps the port DOWN after nova bound it to this host.
+    """
+    lpar = vm.get(driver.adapter, instance)
+    for vif in network_info or []:
+        if vif.get("type") != constants.VIF_TYPE_SEA:
+            continue
+        cna = find_cna(driver.adapter, lpar.uuid, vif["address"])
+        if cna is None:
+            LOG.warning("Instance %s: port %s (%s) has no adapter here after the migration", instance.uuid,
+                        vif["id"], vif["address"])  # fmt: skip
+            continue
+        vif_event.post(driver.adapter, cna.href, "plug", vif["address"], constants.VIF_TYPE_SEA)
 
 
 def abort(driver: Any, instance: Any) -> None:

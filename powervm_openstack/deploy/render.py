@@ -5,14 +5,17 @@
 * ``controller``: ``ml2_conf_powervm.ini`` -- ``[ml2] mechanism_drivers`` = what is configured plus
   ``pvm_sea``/``pvm_sriov`` (each once, configured ones first). Load it after ``ml2_conf.ini``.
 * ``compute``: ``nova-powervm.conf`` (``compute_driver = powervm.PowerVMDriver``, ``[powervm]``,
-  ``[powervm_rest]``, ``[pci] device_spec`` per SR-IOV physical network (addressed entries first, then
+  ``[powervm_rest]``, ``[compute] live_migration_wait_for_vif_plug = false`` (a partition's adapters
+  reach the destination with the partition, so no ``network-vif-plugged`` event can come before the
+  move starts: nova would wait ``vif_plugging_timeout`` and fail the live migration),
+  ``[pci] device_spec`` per SR-IOV physical network (addressed entries first, then
   the one without addresses, as nova tags a device from the first entry that matches); load it after
   ``nova.conf`` or put it into ``nova.conf.d``), and ``powervm-sea-agent.ini`` / ``powervm-sriov-agent.ini``
   for the agents named in ``settings.agents`` (load each after ``neutron.conf``); with telemetry
   enabled, ``ceilometer-powervm.conf`` and ``polling-powervm.yaml`` (:mod:`.telemetry_files`).
 
 Every value is written for an ``oslo.config`` option object the programs themselves register
-(ours, nova's ``compute_driver`` and ``[pci] device_spec``, neutron's ``[ml2] mechanism_drivers``), and
+(ours, nova's ``compute_driver``, ``[compute] live_migration_wait_for_vif_plug`` and ``[pci] device_spec``, neutron's ``[ml2] mechanism_drivers``), and
 each file is parsed back with those options before it is returned, so a value the program would
 refuse is refused here. Options left unset keep the program's default and are not written.
 Files of the compute role hold the REST password when one is set: write them readable by the
@@ -85,14 +88,15 @@ def _parse_back(name: str, text: str, sections: Sequence[Section]) -> None:
                     raise SettingsError(f"{name}: [{group}] {option} is not valid: {exc}") from None
 
 
-def _nova_opts() -> tuple[cfg.Opt, cfg.Opt]:
+def _nova_opts() -> tuple[cfg.Opt, cfg.Opt, cfg.Opt]:
     # nova is installed on compute nodes only; import its option modules when they are needed.
     from nova.conf import compute as nova_compute
     from nova.conf import pci as nova_pci
 
     driver = next(o for o in nova_compute.compute_opts if o.dest == "compute_driver")
     spec = next(o for o in nova_pci.pci_opts if o.dest == "device_spec")
-    return driver, spec
+    vif_plug = next(o for o in nova_compute.compute_group_opts if o.dest == "live_migration_wait_for_vif_plug")
+    return driver, spec, vif_plug
 
 
 def device_specs(entries: Sequence[str]) -> list[str]:
@@ -120,11 +124,13 @@ def _agent(settings: Settings, opts: list[cfg.Opt], extra: dict[str, Any]) -> Se
 
 def _compute(settings: Settings) -> dict[str, list[Section]]:
     check_compute(settings.compute)  # nova-compute would refuse to start without e.g. a volume group
-    driver, spec = _nova_opts()
+    driver, spec, vif_plug = _nova_opts()
     nova: list[Section] = [("DEFAULT", [driver], {"compute_driver": COMPUTE_DRIVER})]
     if settings.compute:
         nova.append((compute_conf.GROUP, compute_conf.OPTS, dict(settings.compute)))
     nova.append(_rest(settings))
+    # LPM moves the adapters with the partition: nothing plugs on the destination before the move.
+    nova.append(("compute", [vif_plug], {"live_migration_wait_for_vif_plug": False}))
     if settings.sriov_physical_networks:
         nova.append(("pci", [spec], {"device_spec": device_specs(settings.sriov_physical_networks)}))
     files = {"nova-powervm.conf": nova}

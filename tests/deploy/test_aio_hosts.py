@@ -1,8 +1,10 @@
-"""``powervm-openstack-aio up --hosts 2`` driven as a user drives it: the command line in subprocesses.
+"""``powervm-openstack-aio up --hosts 2 --shared-storage`` driven as a user drives it: the command line in subprocesses.
 
 ``up`` leaves its supervisor running in the background; ``status`` must list both hosts' simulator,
 nova-compute and agents running; a server booted on each host (availability zone ``nova:<host>``)
-lands on that host's simulator with its VLAN on that host's SEAs only; ``down`` leaves no process,
+lands on that host's simulator with its VLAN on that host's SEAs only; a server on the hosts' shared
+SSP live-migrates to host 2 and back through nova's API (partition, VLAN and port binding follow it);
+tempest's migration tests (etc/tempest/powervm-migration.txt) pass; ``down`` leaves no process,
 database or vhost of the run. The test process itself imports no nova (the cloud renders its files
 in the supervisor), so it runs in the neutron-side pytest process.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from powervm_openstack.deploy.aio import catalog, novalink
+from powervm_openstack.deploy.aio import catalog, novalink, tempest
 from powervm_openstack.deploy.child import ServiceUnavailable
 from powervm_openstack.deploy.mariadb import MariaDB
 from powervm_openstack.deploy.rabbitmq import RabbitMQ
@@ -32,6 +35,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]
 HOSTS = ("novalink-aio", "novalink-aio-2")
 HOST_SERVICES = ("powervm-sim", "nova-compute", "powervm-sea-agent", "powervm-sriov-agent")
 VLANS = {"novalink-aio": 1301, "novalink-aio-2": 1302}
+MIGRATION_VLAN = 1303
 
 
 def aio(work: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -49,7 +53,8 @@ def _state(work: Path) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def cli_cloud() -> Iterator[tuple[Path, dict[str, Any]]]:
-    """A two-host cloud brought up by ``up --hosts 2``; teardown runs ``down`` and checks that nothing is left."""
+    """A two-host cloud on shared SSP brought up by ``up --hosts 2 --shared-storage``; teardown runs ``down``
+    and checks that nothing is left."""
     try:
         MariaDB.from_env().check()
         RabbitMQ.from_env().check()
@@ -58,7 +63,7 @@ def cli_cloud() -> Iterator[tuple[Path, dict[str, Any]]]:
     work = REPO / ".work" / "aio-hosts-tests" / uuid.uuid4().hex[:8]
     state: dict[str, Any] = {}
     try:  # down also when up fails or is interrupted: its supervisor runs on in the background
-        started = aio(work, "up", "--hosts", "2", "--timeout", "900", timeout=2400)
+        started = aio(work, "up", "--hosts", "2", "--shared-storage", "--timeout", "900", timeout=2400)
         state = _state(work) if (work / "current.json").exists() else {}
         assert started.returncode == 0, started.stderr + started.stdout
         print(started.stdout)
@@ -129,3 +134,85 @@ def test_one_server_on_each_host(cli_cloud: tuple[Path, dict[str, Any]]) -> None
                 conn.network.delete_port(port)
             conn.network.delete_network(net)
     conn.image.delete_image(image)
+
+
+def _sims(state: dict[str, Any]) -> dict[str, str]:
+    return {"novalink-aio": state["endpoints"]["novalink"], "novalink-aio-2": state["endpoints"]["novalink-2"]}
+
+
+def _live_migrate(conn: Any, server: Any, host: str) -> float:
+    """Live-migrate ``server`` to ``host`` through nova's API; the seconds until it is ACTIVE there."""
+    started = time.monotonic()
+    conn.compute.live_migrate_server(server, host=host, block_migration=False)
+
+    def arrived() -> bool:
+        now = conn.compute.get_server(server.id)
+        if now.status == "ERROR" or (now.task_state is None and now.compute_host != host and
+                                     time.monotonic() - started > 5):  # fmt: skip
+            migrations = conn.compute.get(f"/os-migrations?instance_uuid={server.id}").json()["migrations"]
+            raise AssertionError(f"live migration to {host} failed: {now.status} on {now.compute_host}; {migrations}")
+        return now.status == "ACTIVE" and now.task_state is None and now.compute_host == host
+
+    wait_for(arrived, f"server {server.id} ACTIVE on {host}", timeout=600, interval=1)
+    return time.monotonic() - started
+
+
+def test_live_migration_back_and_forth(cli_cloud: tuple[Path, dict[str, Any]]) -> None:
+    _, state = cli_cloud
+    conn = catalog.connect(state["keystone_url"])
+    sims = _sims(state)
+    image = conn.image.create_image(name="tiny-lpm", data=b"\2" * 65536, disk_format="raw", container_format="bare",
+                                    allow_duplicates=True)  # fmt: skip
+    wait_for(lambda: conn.image.get_image(image.id).status == "active", "the image to become active")
+    net = conn.network.create_network(name=f"vlan-{MIGRATION_VLAN}", provider_network_type="vlan",
+                                      provider_physical_network="default", provider_segmentation_id=MIGRATION_VLAN)  # fmt: skip
+    try:
+        conn.network.create_subnet(network_id=net.id, cidr="10.203.0.0/24", ip_version=4)
+        port = conn.network.create_port(network_id=net.id)
+        server = conn.compute.create_server(name="vm-lpm", image_id=image.id, flavor_id="1", networks=[{"port": port.id}],
+                                            availability_zone="nova:novalink-aio")  # fmt: skip
+        server = conn.compute.wait_for_server(server, status="ACTIVE", wait=600, interval=2)
+        seconds = []
+        for source, dest in (("novalink-aio", "novalink-aio-2"), ("novalink-aio-2", "novalink-aio")):
+            seconds.append(_live_migrate(conn, server, dest))
+            assert novalink.partition_state(sims[dest], server.id) == "running"
+            assert novalink.partition_state(sims[source], server.id) is None
+            moved = novalink.last_move(sims[source])
+            assert moved["to"] and moved["downtime_ms"] > 0, moved
+            assert all(MIGRATION_VLAN in v for v in novalink.sea_vlans(sims[dest])), novalink.sea_vlans(sims[dest])
+            wait_for(
+                lambda p=port.id, d=dest: conn.network.get_port(p).binding_host_id == d, f"the port bound to {dest}"
+            )
+            wait_for(lambda p=port.id: conn.network.get_port(p).status == "ACTIVE", "the port ACTIVE", timeout=120)
+            wait_for(lambda s=source: all(MIGRATION_VLAN not in v for v in novalink.sea_vlans(sims[s])),
+                     f"VLAN {MIGRATION_VLAN} to leave the SEAs of {source}", timeout=120)  # fmt: skip
+        print(f"live migration through nova: {seconds[0]:.1f} s there, {seconds[1]:.1f} s back")
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=300, interval=2)
+        assert all(novalink.partition_state(url, server.id) is None for url in sims.values())
+    finally:
+        for leftover in conn.network.ports(network_id=net.id):
+            conn.network.delete_port(leftover)
+        conn.network.delete_network(net)
+        conn.image.delete_image(image)
+
+
+def test_tempest_migration_tests(cli_cloud: tuple[Path, dict[str, Any]]) -> None:
+    """etc/tempest/powervm-migration.txt with min_compute_nodes 2 and live migration on passes."""
+    _, state = cli_cloud
+    conn = catalog.connect(state["keystone_url"])
+    resources = tempest.prepare(conn)
+    try:
+        workspace = tempest.configure(conn, state["keystone_url"], Path(state["dir"]), resources)
+        features = (workspace / "etc" / "tempest.conf").read_text()
+        assert "min_compute_nodes = 2" in features and "live_migration = true" in features, features
+        started = time.monotonic()
+        with open(workspace / "tempest-output.log", "w") as out:
+            counts = tempest.run(workspace, include_list=tempest.MIGRATION, out=out)
+        seconds = time.monotonic() - started
+    finally:
+        problems = tempest.cleanup(conn, resources)
+    print(f"{counts.line()} in {seconds:.0f} s (list {tempest.MIGRATION.name}; output {workspace}/tempest-output.log)")
+    assert counts.failed == 0 and counts.returncode == 0, "\n".join(counts.failures) or f"see {workspace}"
+    assert counts.passed > 0
+    assert problems == []

@@ -59,10 +59,12 @@ def test_compute_nova_file(tmp_path):
     def register(conf):
         conf.register_opts(nova_compute.compute_opts)
         conf.register_opts(nova_pci.pci_opts, "pci")
+        conf.register_opts(nova_compute.compute_group_opts, "compute")
         compute_conf.register_opts(conf)
 
     conf = _load(tmp_path, "nova.conf", files["nova-powervm.conf"], register)
     assert conf.compute_driver == "powervm.PowerVMDriver"
+    assert conf.compute.live_migration_wait_for_vif_plug is False  # no vif-plugged event before an LPM
     assert conf.powervm.volume_group_name == "datavg"
     assert conf.powervm_rest.password == "pa$$w0rd"  # $ survives oslo.config's interpolation
     # nova tags a device from the first entry that matches it: the addressed entries come first.

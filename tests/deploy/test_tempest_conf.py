@@ -54,6 +54,32 @@ def test_conf_has_the_cloud_and_the_driver_features(tmp_path: Path) -> None:
     assert conf["network-feature-enabled"]["port_security"] == "true"
 
 
+def test_live_migration_is_on_for_two_hosts_on_shared_storage(tmp_path: Path) -> None:
+    def features(nodes: int, disk_driver: str) -> configparser.SectionProxy:
+        sections = tempest.tempest_conf("http://127.0.0.1:1/v3", RESOURCES, [], tmp_path, compute_nodes=nodes,
+                                        disk_driver=disk_driver)  # fmt: skip
+        conf = configparser.ConfigParser(interpolation=None)
+        conf.read_string(render_ini(sections))
+        assert conf["compute"]["min_compute_nodes"] == str(nodes)
+        return conf["compute-feature-enabled"]
+
+    shared = features(2, "ssp")
+    assert shared["live_migration"] == shared["live_migrate_back_and_forth"] == "true"
+    assert shared["block_migration_for_live_migration"] == "false"  # PowerVM copies no disks
+    assert shared["cold_migration"] == shared["resize"] == "false"
+    assert features(2, "localdisk")["live_migration"] == "false"  # a local volume group is not shared
+    assert features(1, "ssp")["live_migration"] == "false"
+
+
+def test_the_cloud_disk_driver_comes_from_nova_powervm_conf(tmp_path: Path) -> None:
+    assert tempest.cloud_disk_driver(tmp_path) == "localdisk"
+    (tmp_path / "nova" / "etc").mkdir(parents=True)
+    (tmp_path / "nova" / "etc" / "nova-powervm.conf").write_text(
+        "[powervm]\ndisk_driver = ssp\n[pci]\ndevice_spec = a\ndevice_spec = b\n"
+    )
+    assert tempest.cloud_disk_driver(tmp_path) == "ssp"
+
+
 def test_scheduler_filters_come_from_nova_conf(tmp_path: Path) -> None:
     nova_conf = tmp_path / "nova.conf"
     assert tempest.scheduler_filters(nova_conf) == list(tempest.NOVA_FILTERS)
@@ -68,6 +94,7 @@ def test_every_switched_off_feature_has_its_reason_in_the_docs() -> None:
             assert f"| `{flag}` | false |" in docs, flag
 
 
-def test_the_subset_file_is_an_include_list() -> None:
-    lines = [line for line in tempest.SUBSET.read_text().splitlines() if line and not line.startswith("#")]
-    assert lines and all(line.startswith(r"^tempest\.api\.") for line in lines)
+def test_the_subset_files_are_include_lists() -> None:
+    for listed in (tempest.SUBSET, tempest.MIGRATION):
+        lines = [line for line in listed.read_text().splitlines() if line and not line.startswith("#")]
+        assert lines and all(line.startswith(r"^tempest\.api\.") for line in lines), listed

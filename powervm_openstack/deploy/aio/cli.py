@@ -57,14 +57,15 @@ def _supervisor(work: Path) -> int | None:
     return json.loads(pointer.read_text()).get("supervisor") if pointer.exists() else None
 
 
-def serve(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False) -> int:
+def serve(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False,
+          shared_storage: bool = False) -> int:  # fmt: skip
     """The supervisor: bring the cloud up, then hold it until SIGTERM, then take it down."""
     from powervm_openstack.deploy.aio.cloud import Cloud
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    cloud = Cloud(work, topology, hosts=hosts, ovs=ovs)
+    cloud = Cloud(work, topology, hosts=hosts, ovs=ovs, shared_storage=shared_storage)
     cloud.dir.mkdir(parents=True, exist_ok=True)
     (work / "current.json").write_text(json.dumps({"dir": str(cloud.dir), "supervisor": os.getpid()}))
     cloud.write_state("starting", supervisor=os.getpid())
@@ -96,7 +97,8 @@ def write_openrc(run_dir: Path, keystone_url: str) -> Path:
     return path
 
 
-def up(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False) -> int:
+def up(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bool = False,
+       shared_storage: bool = False) -> int:  # fmt: skip
     if _alive(_supervisor(work)):
         print(
             f"powervm-openstack-aio: a cloud is already up under {work} (see 'status'; 'down' first)", file=sys.stderr
@@ -105,7 +107,7 @@ def up(work: Path, topology: str | None, timeout: float, hosts: int = 1, ovs: bo
     work.mkdir(parents=True, exist_ok=True)
     (work / "current.json").unlink(missing_ok=True)
     argv = [sys.executable, "-m", "powervm_openstack.deploy.aio.cli", "--work-dir", str(work), "serve",
-            "--timeout", str(timeout), "--hosts", str(hosts)] + (["--topology", topology] if topology else []) + ["--ovs"] * ovs  # fmt: skip
+            "--timeout", str(timeout), "--hosts", str(hosts)] + (["--topology", topology] if topology else []) + ["--ovs"] * ovs + ["--shared-storage"] * shared_storage  # fmt: skip
     log = work / "supervisor.log"
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -183,8 +185,8 @@ def _drop(state: dict[str, Any]) -> None:
         mq.delete_vhost(name)
 
 
-def tempest(work: Path, regex: str | None, concurrency: int) -> int:
-    """Configure tempest for the cloud that is up, run ``regex`` (default: the subset), print the counts."""
+def tempest(work: Path, regex: str | None, concurrency: int, include_list: Path | None = None) -> int:
+    """Configure tempest for the cloud that is up, run ``regex`` or ``include_list`` (default: the subset), print the counts."""
     from powervm_openstack.deploy.aio import catalog
     from powervm_openstack.deploy.aio import tempest as aio_tempest
 
@@ -199,8 +201,9 @@ def tempest(work: Path, regex: str | None, concurrency: int) -> int:
     resources = aio_tempest.prepare(conn)
     try:
         workspace = aio_tempest.configure(conn, state["keystone_url"], Path(state["dir"]), resources)
-        print(f"tempest workspace {workspace}; running {regex or aio_tempest.SUBSET}", flush=True)
-        counts = aio_tempest.run(workspace, regex=regex, concurrency=concurrency, out=sys.stdout)
+        listed = include_list or aio_tempest.SUBSET
+        print(f"tempest workspace {workspace}; running {regex or listed}", flush=True)
+        counts = aio_tempest.run(workspace, regex=regex, include_list=listed, concurrency=concurrency, out=sys.stdout)
     finally:
         for problem in aio_tempest.cleanup(conn, resources):
             print(f"powervm-openstack-aio: {problem}", file=sys.stderr)
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for each readiness check")
         p.add_argument("--hosts", default="1", help=f"simulated NovaLink hosts, 1 to {MAX_HOSTS} (default 1)")
         p.add_argument("--ovs", action="store_true", help="add Open vSwitch and its neutron agent (root; docs/ovs.md)")
+        p.add_argument("--shared-storage", action="store_true",
+                       help="boot disks in the hosts' shared SSP (disk_driver ssp): servers can live-migrate")  # fmt: skip
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
     p = sub.add_parser("tempest", help="run tempest against the cloud that is up and print the counts")
@@ -225,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--subset", action="store_true", help="the named subset etc/tempest/powervm-subset.txt "
                        "(the default)")  # fmt: skip
     which.add_argument("--all", action="store_true", help="the whole compute and network API suites")
+    which.add_argument("--migration", action="store_true", help="the migration tests etc/tempest/powervm-migration.txt "
+                       "(a cloud of 2+ hosts with --shared-storage)")  # fmt: skip
     which.add_argument("--regex", help="the tests whose id matches this regex")
     p.add_argument("--concurrency", type=int, default=2, help="tempest workers (default 2)")
     args = parser.parse_args(argv)
@@ -236,13 +243,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"powervm-openstack-aio: {exc}", file=sys.stderr)
             return 2
         start = up if args.command == "up" else serve
-        return start(work, args.topology, args.timeout, hosts, args.ovs)
+        return start(work, args.topology, args.timeout, hosts, args.ovs, args.shared_storage)
     if args.command == "status":
         return status(work)
     if args.command == "tempest":
-        from powervm_openstack.deploy.aio.tempest import FULL_REGEX
+        from powervm_openstack.deploy.aio.tempest import FULL_REGEX, MIGRATION
 
-        return tempest(work, FULL_REGEX if args.all else args.regex, args.concurrency)
+        return tempest(work, FULL_REGEX if args.all else args.regex, args.concurrency,
+                       MIGRATION if args.migration else None)  # fmt: skip
     return down(work)
 
 

@@ -51,14 +51,19 @@ class Cloud:
     """
 
     def __init__(self, work_root: Path | str, topology: Path | str | None = None, hosts: int = 1,
-                 telemetry: bool = False, ovs: bool = False) -> None:  # fmt: skip
-        """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else)."""
+                 telemetry: bool = False, ovs: bool = False, shared_storage: bool = False) -> None:  # fmt: skip
+        """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else).
+
+        ``shared_storage``: boot disks in the SSP every host's VIOSes share (``disk_driver = ssp``), so
+        servers can live-migrate between the hosts; else localdisk on each host's ``datavg``.
+        """
         count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
         self.dir = self.run.work_dir
         self.hosts = [NovaLinkHost(i, self.dir) for i in range(1, count + 1)]
         self.ovs = aio_ovs.OvsPart(self.dir / "ovs") if ovs else None  # Open vSwitch + its agent (deploy/aio/ovs.py)
         self.topology = Path(topology or topology_loader.DEFAULT)
+        self.shared_storage = shared_storage
         self.procs: list[Proc] = []
         self.endpoints: dict[str, str] = {}
         self.steps: list[tuple[str, float]] = []
@@ -133,7 +138,8 @@ class Cloud:
         self._step("flavors", lambda: catalog.create_flavors(self.connection()))
 
     def settings(self, sim: Any = None) -> settings.Settings:
-        """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``.
+        """The PowerVM settings of host 1 (of the host whose simulator is ``sim``): localdisk on its ``datavg``,
+        or with ``shared_storage`` the SSP of the topology's one cluster (``cluster1``, on every host).
 
         ``sriov_physical_networks`` names every SR-IOV physical port of the host by its label and
         address, so nova-compute's ``[pci] device_spec`` tags each port's pseudo-VFs with its network.
@@ -141,10 +147,12 @@ class Cloud:
         sim = sim or self.sim
         rest = sim.rest_options()
         extra = {"telemetry": self.telemetry.settings()} if self.telemetry is not None else {}
+        disks = {"disk_driver": "ssp"} if self.shared_storage else {"disk_driver": "localdisk",
+                                                                     "volume_group_name": "datavg"}  # fmt: skip
         return settings.from_dict({"novalink": {**rest, "port": int(rest["port"])}, "agents": ["sea", "sriov"],
                                    "ml2_mechanism_drivers": ["openvswitch"] if self.ovs else [],
                                    "sriov_physical_networks": novalink.sriov_physical_networks(sim.url),
-                                   "compute": {"disk_driver": "localdisk", "volume_group_name": "datavg"},
+                                   "compute": disks,
                                    **extra})  # fmt: skip
 
     def restart(self, service: str) -> None:

@@ -112,3 +112,10 @@ def ovs_trunks(url: str) -> dict[str, str]:
         mgmt = pvm_par.get_mgmt_partition(adapter)
         cnas = pvm_net.CNA.get(adapter, parent=mgmt)
         return {cna.dev_name: cna.ovs_ext_ids or "" for cna in cnas if cna.is_trunk and cna.ovs_bridge}
+
+
+def last_move(url: str) -> dict[str, Any]:
+    """The host's last partition move as its simulator records it (``GET /sim/mobility``: ``downtime_ms`` ...)."""
+    reply = requests.get(f"{url}/sim/mobility", timeout=60)
+    reply.raise_for_status()
+    return reply.json()

@@ -5,7 +5,8 @@ images, and a shared VLAN provider network on the physical network of the host's
 isolated project networks would need routers, and neutron here has no L3 service). :func:`configure`
 writes ``<run dir>/tempest/etc/tempest.conf``: the bootstrap admin, dynamic credentials, the
 services that run and the features the PowerVM driver has (:data:`COMPUTE_FEATURES`; the reasons
-are in docs/all-in-one.md). :func:`run` runs ``tempest run`` there and counts the results from
+are in docs/all-in-one.md), with live migration on when the cloud has two or more hosts whose boot
+disks are in their shared SSP (:func:`migration_features`). :func:`run` runs ``tempest run`` there and counts the results from
 stestr's subunit stream; :func:`cleanup` deletes what :func:`prepare` made. tempest's own code is
 never changed or skipped: what the cloud lacks is switched off in tempest.conf only.
 """
@@ -25,6 +26,7 @@ from powervm_openstack.deploy.neutron_config import IniValue, render_ini
 from powervm_openstack.network.bridges import DEFAULT_PHYSNET
 
 SUBSET = Path(__file__).resolve().parents[3] / "etc" / "tempest" / "powervm-subset.txt"
+MIGRATION = SUBSET.with_name("powervm-migration.txt")  # the migration tests, for a multi-host shared-SSP cloud
 FULL_REGEX = r"^tempest\.api\.(compute|network)\."
 IMAGES = ("tempest-image", "tempest-image-alt")
 IMAGE_BYTES = 1 << 20
@@ -61,6 +63,8 @@ COMPUTE_FEATURES: dict[str, IniValue] = {
     "interface_attach": True,
     "config_drive": True,
 }
+# switched on by migration_features for a cloud that can live-migrate (reasons in docs/all-in-one.md)
+LIVE_MIGRATION_FEATURES = ("live_migration", "live_migrate_back_and_forth")
 # nova 34's default [filter_scheduler] enabled_filters, for a nova.conf that does not set them
 NOVA_FILTERS = ("ComputeFilter", "ComputeCapabilitiesFilter", "ImagePropertiesFilter", "ServerGroupAntiAffinityFilter",
                 "ServerGroupAffinityFilter")  # fmt: skip
@@ -130,9 +134,31 @@ def scheduler_filters(nova_conf: Path) -> list[str]:
     return [f.strip() for f in value.split(",") if f.strip()] or list(NOVA_FILTERS)
 
 
+def migration_features(compute_nodes: int, disk_driver: str) -> dict[str, IniValue]:
+    """The live migration flags: on with two or more hosts whose boot disks are on SSP (shared storage).
+
+    PowerVM moves a partition whose disks both hosts see; block migration (copying local disks) it
+    has not, so ``block_migration_for_live_migration`` stays off whatever the cloud.
+    """
+    live = compute_nodes >= 2 and disk_driver.lower() == "ssp"
+    return {name: live for name in LIVE_MIGRATION_FEATURES} | {"block_migration_for_live_migration": False}
+
+
+def cloud_disk_driver(run_dir: Path) -> str:
+    """``[powervm] disk_driver`` of host 1's rendered ``nova-powervm.conf`` (``localdisk`` when unset)."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)  # [pci] device_spec is repeated
+    parser.read(run_dir / "nova" / "etc" / "nova-powervm.conf")
+    return parser.get("powervm", "disk_driver", fallback="localdisk")
+
+
 def tempest_conf(keystone_url: str, resources: Resources, network_extensions: Sequence[str], workspace: Path,
-                 filters: Sequence[str] = NOVA_FILTERS) -> dict[str, dict[str, IniValue]]:  # fmt: skip
-    """The sections of tempest.conf for this cloud (``keystone_url`` is its ``/v3`` URL)."""
+                 filters: Sequence[str] = NOVA_FILTERS, compute_nodes: int = 1,
+                 disk_driver: str = "localdisk") -> dict[str, dict[str, IniValue]]:  # fmt: skip
+    """The sections of tempest.conf for this cloud (``keystone_url`` is its ``/v3`` URL).
+
+    ``compute_nodes`` (its hypervisors) and ``disk_driver`` decide the migration flags (:func:`migration_features`).
+    """
+    features = {**COMPUTE_FEATURES, **migration_features(compute_nodes, disk_driver)}
     return {
         "DEFAULT": {"log_dir": str(workspace / "logs"), "log_file": "tempest.log"},
         "oslo_concurrency": {"lock_path": str(workspace / "lock")},
@@ -144,9 +170,9 @@ def tempest_conf(keystone_url: str, resources: Resources, network_extensions: Se
         "identity-feature-enabled": {"api_v2": False},
         "compute": {"image_ref": resources.images[0], "image_ref_alt": resources.images[1],
                     "flavor_ref": FLAVOR_REF, "flavor_ref_alt": FLAVOR_REF_ALT,
-                    "fixed_network_name": resources.network, "min_compute_nodes": 1,
+                    "fixed_network_name": resources.network, "min_compute_nodes": compute_nodes,
                     "max_microversion": "latest", "build_timeout": 600},
-        "compute-feature-enabled": {**COMPUTE_FEATURES, "scheduler_enabled_filters": list(filters)},
+        "compute-feature-enabled": {**features, "scheduler_enabled_filters": list(filters)},
         "network": {"project_networks_reachable": False, "shared_physical_network": False},
         "network-feature-enabled": {"api_extensions": list(network_extensions), "floating_ips": False,
                                     "port_security": "port-security" in network_extensions,
@@ -165,7 +191,9 @@ def configure(conn: Any, keystone_url: str, run_dir: Path, resources: Resources)
     extensions = sorted(ext.alias for ext in conn.network.extensions())
     conf = workspace / "etc" / "tempest.conf"
     filters = scheduler_filters(run_dir / "nova" / "etc" / "nova.conf")
-    conf.write_text(render_ini(tempest_conf(keystone_url, resources, extensions, workspace, filters)))
+    nodes = len(list(conn.compute.hypervisors()))
+    sections = tempest_conf(keystone_url, resources, extensions, workspace, filters, nodes, cloud_disk_driver(run_dir))
+    conf.write_text(render_ini(sections))
     conf.chmod(0o600)  # the admin password
     return workspace
 
