@@ -71,6 +71,14 @@ class PowerVMHarness(integrated_helpers._IntegratedTestBase):
     microversion = "latest"
     disk_driver = "localdisk"
     sim: Simulator
+    # nova's helper polls 10 times every 0.5 s, sized for its in-memory fake driver; a spawn here makes
+    # real REST calls, and a failed one is rescheduled through the conductor before the server errors.
+    WAIT_RETRIES = 120
+
+    def _wait_for_server_parameter(self, server, expected_params, max_retries=WAIT_RETRIES, api=None,
+                                   wait_for_fault_key=True):  # fmt: skip
+        return super()._wait_for_server_parameter(server, expected_params, max(max_retries, self.WAIT_RETRIES),
+                                                  api, wait_for_fault_key)  # fmt: skip
 
     @classmethod
     def setUpClass(cls) -> None:
