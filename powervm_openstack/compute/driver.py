@@ -4,8 +4,8 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 ``disk``, the config drive in ``media``, VIFs in ``vif``, resources in ``host``, events in ``events``.
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
-Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
+Volumes (``volume``): fibre_channel over vSCSI or NPIV, iSCSI/iSER, files (local/nfs/gpfs) and rbd, attached,
+detached and extended, and boot from volume. Live migration (``live_migration``) of partitions on SSP disks or volumes. Not supported
 (``NotImplementedError``, as nova expects): swap_volume, resize and cold migration, rescue, pause/suspend,
 console output, SPICE/serial/MKS consoles, IBM i partitions.
 """
