@@ -5,7 +5,8 @@ VirtualIOServer that serves files and Ceph RBD images through vSCSI (``model.fil
 the two VIOSes. One server gets a ``fibre_channel`` (vSCSI) LUN, an ``iscsi`` LUN, ``local``,
 ``gpfs`` and ``nfs`` files and an ``rbd`` image through nova's ``CinderFixture``; after attach,
 extend, detach and delete the test checks exactly which mappings NovaLink and the VIOSes hold, and
-that nothing is left. Missing files and images are refused and leave nothing.
+that nothing is left. Missing files and images are refused, and a 5xx on NovaLink's mapping update
+fails the attach; each leaves nothing.
 """
 
 from __future__ import annotations
@@ -127,7 +128,7 @@ class PowerVMNovaLinkVolumesTest(VolumeHarness):
         assert self._novalink_maps() == [] and self._leftovers() == [], self._leftovers()
 
     # -- refusals ------------------------------------------------------------------------------
-    def test_missing_file_or_image_is_refused_and_leaves_nothing(self) -> None:
+    def test_missing_file_or_image_or_5xx_fails_and_leaves_nothing(self) -> None:
         server = self._boot()
         volume_id, path = self._file("local", exists=False)
         self._attach_and_expect_failure(server, volume_id, f"FileIO path {path} is not an existing file")
@@ -135,6 +136,13 @@ class PowerVMNovaLinkVolumesTest(VolumeHarness):
         self._attach_and_expect_failure(server, volume_id, f"must be mounted at {os.path.dirname(path)}")
         volume_id, name = self._rbd(create=False)
         self._attach_and_expect_failure(server, volume_id, f"RBD image {name} does not exist")
+        volume_id, path = self._file("gpfs")  # NovaLink answers 5xx on the mapping update
+        self.sim.server.app.faults.set_rules([{"kind": "server_error", "method": "POST", "path": "VirtualIOServer",
+                                               "count": 1}])  # fmt: skip
+        try:
+            self._attach_and_expect_failure(server, volume_id, f"mapping {path} on {NOVALINK} failed")
+        finally:
+            self.sim.server.app.faults.set_rules([])
         assert self._novalink_maps() == []
         self._delete_server(server)
         self._wait_until_deleted(server)
