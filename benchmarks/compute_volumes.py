@@ -1,8 +1,10 @@
 """The volume part of ``python -m benchmarks compute``: attach and detach per type, and concurrent attaches.
 
 On the benchmark's simulated host (the default topology plus two FC ports per VIOS and an iSCSI
-target, added here): for ``fibre_channel`` over vSCSI, over NPIV and for ``iscsi``, REST calls and
-time per attach and per detach of one volume to a running partition; then ``concurrent`` vSCSI FC
+target, with the NovaLink partition an I/O server for file and RBD volumes, added here): for
+``fibre_channel`` over vSCSI, over NPIV, ``iscsi``, ``local`` (a file; ``nfs`` and ``gpfs`` take the
+same path) and ``rbd``, REST calls and time per attach and per detach of one volume to a running
+partition; then ``concurrent`` vSCSI FC
 attaches to one partition at once, with the mappings each VIOS holds afterwards (none may be lost)
 and how many VIOS updates answered 412 and were retried against the fresh document (pypowervm
 serialises one process's updates of a VIOS, so 5 injected 412s stand for another REST client's).
@@ -11,6 +13,8 @@ serialises one process's updates of a VIOS, so 5 injected 412s stand for another
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import tempfile
 import threading
 from collections import Counter
 from typing import Any
@@ -36,6 +40,7 @@ def san_topology() -> list[Any]:
     storage["fc_ports"] = [{"vios": n, "name": f"fcs{i}", "wwpn": w} for n, ports in zip(names, PORTS.values(),
                            strict=False) for i, w in enumerate(ports)]  # fmt: skip
     storage["iscsi_targets"] = [{**ISCSI, "vioses": names}]
+    data["management_partition"]["io_server"] = True  # NovaLink serves file and RBD volumes
     return loader.records(loader.parse(data))
 
 
@@ -71,15 +76,32 @@ def _iscsi_info() -> dict:
             "data": {"target_portal": ISCSI["portal"], "target_iqn": ISCSI["iqn"], "target_lun": 1}}  # fmt: skip
 
 
+def _file_info(folder: str, n: int) -> dict:
+    path = os.path.join(folder, f"volume-{n}")
+    with open(path, "wb") as handle:
+        handle.truncate(1024 * 1024)
+    return {"driver_volume_type": "local", "serial": f"bench-file-{n}", "data": {"device_path": path}}
+
+
+def _rbd_info(server: Any, n: int) -> dict:
+    from powervm_openstack.simulator.model import filestore
+
+    filestore.add_rbd(server.store, f"volumes/bench-{n}", 1)
+    return {"driver_volume_type": "rbd", "serial": f"bench-rbd-{n}", "data": {"name": f"volumes/bench-{n}"}}
+
+
 def run(drv: Any, server: Any, inst: Any, measure: Any, row: Any, concurrent_n: int, repeat: int = 3) -> str:
     """Rows per type and the concurrent-attach summary (``measure``/``row`` from ``benchmarks.compute``)."""
     count_412()
     inst.save = lambda: None  # no nova database: the NPIV state stays on the object
     all_ports = [w for ports in PORTS.values() for w in ports]
     luns = iter(range(1, 10_000))
+    folder = tempfile.TemporaryDirectory(prefix="bench-volumes-")
     kinds = [("fibre_channel, vSCSI", "vscsi", lambda: _fc_info(server, next(luns), all_ports)),
              ("fibre_channel, NPIV", "npiv", lambda: _fc_info(server, next(luns), [])),
-             ("iscsi", "vscsi", _iscsi_info)]  # fmt: skip
+             ("iscsi", "vscsi", _iscsi_info),
+             ("local (file)", "vscsi", lambda: _file_info(folder.name, next(luns))),
+             ("rbd", "vscsi", lambda: _rbd_info(server, next(luns)))]  # fmt: skip
     rows = []
     for name, strategy, info_of in kinds:
         drv.conf.set_override("fc_attach_strategy", strategy, group="powervm")
@@ -95,6 +117,7 @@ def run(drv: Any, server: Any, inst: Any, measure: Any, row: Any, concurrent_n: 
                 drv.detach_volume(None, info, inst, "/dev/sdb")
             detaches.append(stats)
         rows += [row(f"attach {name}", attaches), row(f"detach {name}", detaches)]
+    folder.cleanup()
     drv.conf.set_override("fc_attach_strategy", "vscsi", group="powervm")
     infos = [_fc_info(server, next(luns), all_ports) for _ in range(concurrent_n)]
     _412.clear()

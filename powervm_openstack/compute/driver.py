@@ -4,8 +4,8 @@ Thin by design: partition operations live in ``vm``, the multi-step flows in ``l
 ``disk``, the config drive in ``media``, VIFs in ``vif``, resources in ``host``, events in ``events``.
 Threads only: pypowervm's event listener is a thread; nothing here imports eventlet.
 
-Volumes (``volume``): fibre_channel over vSCSI or NPIV and iSCSI/iSER, attached, detached and extended, and
-boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
+Volumes (``volume``): fibre_channel over vSCSI or NPIV, iSCSI/iSER, files (local/nfs/gpfs) and rbd, attached,
+detached and extended, and boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
 abort; not of partitions with Cinder volumes. Resize and cold migration (``migration``): on the same host, or
 across hosts on SSP disks or volumes. Rescue and unrescue (``rescue``). Evacuate and rebuild keeping the
 adapter slots, and on SSP the LU (``evacuate``; a local disk is rebuilt from the image). IBM i images

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from nova import exception as nova_exc
 
 from powervm_openstack.compute.volume import paths, select
 from powervm_openstack.compute.volume.fc_vscsi import FcVscsiVolume
+from powervm_openstack.compute.volume.filestore import NovaLinkVolume, RbdVolume
 from powervm_openstack.compute.volume.iscsi import IscsiVolume
 from powervm_openstack.compute.volume.npiv import NpivVolume
 
@@ -16,13 +19,15 @@ VIOS = ["10:00:00:90:FA:1B:63:01", "10000090FA1B6302"]
 @pytest.mark.parametrize(("kind", "strategy", "expected"), [
     ("fibre_channel", "vscsi", FcVscsiVolume), ("FIBRE_CHANNEL", "VSCSI", FcVscsiVolume),
     ("iscsi", "vscsi", IscsiVolume), ("iser", "npiv", IscsiVolume), ("fibre_channel", "NPIV", NpivVolume),
+    ("local", "vscsi", NovaLinkVolume), ("nfs", "npiv", NovaLinkVolume), ("gpfs", "vscsi", NovaLinkVolume),
+    ("rbd", "vscsi", RbdVolume),
 ])  # fmt: skip
 def test_select(kind, strategy, expected):
     assert select.select(kind, strategy) is expected
 
 
 @pytest.mark.parametrize(("kind", "strategy", "named"), [
-    ("rbd", "vscsi", "'rbd'"), ("fake", "vscsi", "'fake'"),
+    ("sheepdog", "vscsi", "'sheepdog'"), ("fake", "vscsi", "'fake'"),
     (None, "vscsi", "None"),
 ])  # fmt: skip
 def test_select_refuses_naming_the_type(kind, strategy, named):
@@ -94,3 +99,33 @@ def test_fabric_options_follow_the_fabrics_option():
     assert options.fabrics(conf) == ["A", "C"]
     assert conf.powervm.fabric_C_port_wwpns == [] and conf.powervm.fabric_B_port_wwpns == []
     assert {o.dest for o in options.list_opts()} >= {"fabric_A_port_wwpns", "fabric_B_port_wwpns", "fc_attach_strategy"}
+
+
+class _Conf:
+    class powervm:  # noqa: N801 - the option group as oslo.config shows it
+        nfs_mount_point_base = "/var/lib/nova/mnt"
+        rbd_user = ""
+
+
+def _volume(cls, kind, data):
+    return cls(None, _Conf, "LPAR-UUID", 5, {"driver_volume_type": kind, "data": data, "serial": "vol-1"})
+
+
+def test_file_paths_per_type():
+    assert _volume(NovaLinkVolume, "local", {"device_path": "/srv/v1"}).name() == "/srv/v1"
+    assert _volume(NovaLinkVolume, "gpfs", {"device_path": "/gpfs/v1"}).name() == "/gpfs/v1"
+    nfs = _volume(NovaLinkVolume, "nfs", {"export": "10.1.0.7:/cinder", "name": "volume-1"})
+    # os-brick's layout: the md5 of the export under the mount base
+    digest = hashlib.md5(b"10.1.0.7:/cinder").hexdigest()
+    assert nfs.name() == f"/var/lib/nova/mnt/{digest}/volume-1"
+    assert "must be mounted at /var/lib/nova/mnt/" in nfs.hint()
+
+
+@pytest.mark.parametrize(("cls", "kind", "data", "named"), [
+    (NovaLinkVolume, "local", {}, "local connection data needs device_path"),
+    (NovaLinkVolume, "nfs", {"export": "h:/e"}, "nfs connection data needs export and name"),
+    (RbdVolume, "rbd", {"name": "no-pool"}, "rbd connection data needs name as pool/image; got 'no-pool'"),
+])  # fmt: skip
+def test_file_and_rbd_data_refused_naming_what_is_missing(cls, kind, data, named):
+    with pytest.raises(nova_exc.VolumeAttachFailed, match=named):
+        _volume(cls, kind, data).name()

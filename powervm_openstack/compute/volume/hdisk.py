@@ -8,7 +8,8 @@ none) and how it lets go of it (``release``: remove the hdisk, log out). This cl
   concurrent attaches lose no mapping), keep the UDID in the connection data (``target_UDID``);
   any failure undoes the mappings and hdisks of this attach before raising;
 - detach: on every active VIOS remove this partition's mapping of the hdisk (found by UDID) and
-  release the hdisk when nothing else maps it; a vanished hdisk is no error;
+  release the hdisk when nothing else maps it; a vanished hdisk is no error, and a VIOS that
+  neither has the hdisk nor maps it costs no REST call;
 - extend: rediscover on the VIOSes that map the volume, which re-reads its size.
 """
 
@@ -98,9 +99,11 @@ class HdiskVolume:
             if name is None and not udid:
                 seen = self.discover(vios)
                 name, udid = seen if isinstance(seen, Found) else (None, None)
-            removed = self._unmap(vios.uuid, udid, name) if (udid or name) else 0
+            mapped = pvm_smap.find_maps(vios.scsi_mappings, client_lpar_id=self.lpar_uuid, match_func=_matches(udid,
+                                                                                                              name))  # fmt: skip
+            removed = self._unmap(vios.uuid, udid, name) if mapped else 0
             if name is None:
-                if removed or udid:
+                if removed:
                     LOG.warning("Volume %s: VIOS %s has no hdisk with UDID %s any more; %d mapping(s) removed",
                                 self.volume_id, vios.name, udid, removed)  # fmt: skip
                 continue

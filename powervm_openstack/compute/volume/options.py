@@ -23,8 +23,11 @@ OPTS = [
     cfg.StrOpt("iscsi_iface", default="default",
                help="iSCSI interface (iscsiadm iface) the VIOSes use; 'iser' for iSER volumes is set per volume."),
     cfg.StrOpt("rbd_user", default="",
-               help="Ceph user of RBD volumes mapped from the NovaLink partition (not supported yet, see "
-                    "docs/compute.md)."),
+               help="Ceph user of rbd volumes mapped from the NovaLink partition (RbdUser of the mapping; "
+                    "empty: NovaLink's default)."),
+    cfg.StrOpt("nfs_mount_point_base", default="/var/lib/nova/mnt",
+               help="nfs volumes: where the NovaLink partition has each Cinder export mounted, as "
+                    "<nfs_mount_point_base>/<md5 of the export>/ (os-brick's layout); the driver does not mount."),
     cfg.StrOpt("fabrics", default="A",
                help="NPIV: comma-separated fabric names; each needs fabric_<name>_port_wwpns."),
     cfg.IntOpt("ports_per_fabric", default=1, min=1,

@@ -11,6 +11,7 @@ from pypowervm.tasks import hdisk as pvm_hdisk
 from pypowervm.tasks import partition as pvm_par
 
 from powervm_openstack.compute.volume.fc_vscsi import FcVscsiVolume
+from powervm_openstack.compute.volume.filestore import NovaLinkVolume, RbdVolume
 from powervm_openstack.compute.volume.hdisk import HdiskVolume
 from powervm_openstack.compute.volume.iscsi import IscsiVolume
 from powervm_openstack.compute.volume.npiv import NpivVolume, instance_wwpns
@@ -20,11 +21,12 @@ LOG = logging.getLogger(__name__)
 SUPPORTED: dict[tuple[str, str | None], type] = {
     ("fibre_channel", "vscsi"): FcVscsiVolume, ("fibre_channel", "npiv"): NpivVolume,
     ("iscsi", None): IscsiVolume, ("iser", None): IscsiVolume,
+    ("local", None): NovaLinkVolume, ("nfs", None): NovaLinkVolume, ("gpfs", None): NovaLinkVolume,
+    ("rbd", None): RbdVolume,
 }  # fmt: skip
-NOT_YET = {"local", "nfs", "gpfs", "rbd"}
 
 
-def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[HdiskVolume | NpivVolume]:
+def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[HdiskVolume | NpivVolume | NovaLinkVolume]:
     """The adapter class for a connection's type (pure).
 
     :raises nova.exception.VolumeDriverNotFound: an unsupported type or FC strategy (named, with
@@ -42,7 +44,7 @@ def select(driver_volume_type: str | None, fc_attach_strategy: str) -> type[Hdis
 
 
 def adapter_for(adapter: Any, conf: Any, lpar: Any, connection_info: dict, instance: Any = None,
-                host_uuid: str = "") -> HdiskVolume | NpivVolume:  # fmt: skip
+                host_uuid: str = "") -> HdiskVolume | NpivVolume | NovaLinkVolume:  # fmt: skip
     cls = select(connection_info.get("driver_volume_type"), conf.powervm.fc_attach_strategy)
     return cls(adapter, conf, lpar.uuid, lpar.id, connection_info, instance=instance, host_uuid=host_uuid)
 

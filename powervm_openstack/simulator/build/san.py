@@ -12,7 +12,8 @@ see through discovery jobs (``model.fc``, ``model.iscsi``). They live in one int
 - a FC LUN has its SCSI LUN id, the array's target port WWPNs and the initiator WWPNs it is zoned
   and masked to (physical VIOS ports for vSCSI, a client's virtual WWPNs for NPIV), capacity and UDID;
 - an iSCSI target has its IQN, portal, LUN, capacity, CHAP and discovery CHAP credentials and the
-  VIOSes that can reach the portal.
+  VIOSes that can reach the portal;
+- an RBD image (``pool/image``) of the Ceph cluster the NovaLink partition reaches, with its capacity.
 """
 
 from __future__ import annotations
@@ -70,10 +71,19 @@ class IscsiTarget:
 
 
 @dataclasses.dataclass
+class RbdImage:
+    """One Ceph RBD image, ``pool/image``."""
+
+    name: str
+    capacity_gb: int
+
+
+@dataclasses.dataclass
 class San:
     ports: list[FcPort] = dataclasses.field(default_factory=list)
     luns: list[Lun] = dataclasses.field(default_factory=list)
     iscsi: list[IscsiTarget] = dataclasses.field(default_factory=list)
+    rbd: list[RbdImage] = dataclasses.field(default_factory=list)
 
 
 def fc_udid(name: str) -> str:
@@ -149,6 +159,8 @@ def san_record(san: San | None) -> Record:
         lun_element(root, lun)
     for target in san.iscsi:
         iscsi_element(root, target)
+    for image in san.rbd:
+        etree.SubElement(root, "Rbd", name=image.name, capacity_gb=str(image.capacity_gb))
     return Record(SAN_KIND, SAN_UUID, root, title=SAN_KIND)
 
 

@@ -14,6 +14,7 @@ def install() -> None:
     from powervm_openstack.simulator.model import (
         console,
         fc,
+        filestore,
         host_jobs,
         iscsi,
         lpar_rules,
@@ -42,6 +43,7 @@ def install() -> None:
     host_jobs.install()
     fc.install()
     iscsi.install()
+    filestore.install()
     partition_jobs.install()
     sriov.install()
     mobility.install()

@@ -2,6 +2,7 @@
 
 For a new mapping the server, inside the VIOS update's transaction:
 - resolves the storage on this VIOS: a virtual disk (by UDID or name) of one of its volume groups,
+  a file or Ceph RBD image served by the NovaLink partition (``model.filestore``),
   optical media of its repository, a physical volume (hdisk) the VIOS has discovered (``model.fc``,
   ``model.iscsi``), or a logical unit of a Shared Storage Pool whose cluster has this
   VIOS as a node; anything else is refused (400 naming the storage);
@@ -27,7 +28,7 @@ from pathlib import Path
 from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
-from powervm_openstack.simulator.model import adapters, storage
+from powervm_openstack.simulator.model import adapters, filestore, storage
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -117,14 +118,7 @@ def _resolve_storage(txn: Transaction, vios: Record, holder: etree._Element | No
     kind = xml.local(dev)
     udid = xml.text(dev, "UniqueDeviceID")
     if kind == "VirtualDisk":
-        name = xml.text(dev, "DiskName")
-        for vg in txn.find("VolumeGroup", vios.uuid):
-            for disk in xml.findall(vg.element, "VirtualDisks/VirtualDisk"):
-                if (udid and xml.text(disk, "UniqueDeviceID") == udid) or (
-                    not udid and xml.text(disk, "DiskName") == name
-                ):
-                    return copy.deepcopy(disk)
-        raise bad_request(f"Virtual disk {udid or name} is not in a volume group of VIOS {vios.uuid}.")
+        return _virtual_disk(txn, vios, dev, udid)
     if kind == "VirtualOpticalMedia":
         name = xml.text(dev, "MediaName")
         for vg in txn.find("VolumeGroup", vios.uuid):
@@ -139,6 +133,17 @@ def _resolve_storage(txn: Transaction, vios: Record, holder: etree._Element | No
         return _physical_volume(vios, xml.text(dev, "VolumeName"), udid)
     raise bad_request(f"vSCSI storage of type {kind} is not supported by this system; use VirtualDisk, "
                       "VirtualOpticalMedia, LogicalUnit or PhysicalVolume.")  # fmt: skip
+
+
+def _virtual_disk(txn: Transaction, vios: Record, dev: etree._Element, udid: str | None) -> etree._Element:
+    if filestore.handles(dev):
+        return filestore.resolve(txn, vios, dev)
+    name = xml.text(dev, "DiskName")
+    for vg in txn.find("VolumeGroup", vios.uuid):
+        for disk in xml.findall(vg.element, "VirtualDisks/VirtualDisk"):
+            if (udid and xml.text(disk, "UniqueDeviceID") == udid) or (not udid and xml.text(disk, "DiskName") == name):
+                return copy.deepcopy(disk)
+    raise bad_request(f"Virtual disk {udid or name} is not in a volume group of VIOS {vios.uuid}.")
 
 
 def _physical_volume(vios: Record, name: str | None, udid: str | None) -> etree._Element:

@@ -53,7 +53,7 @@ class Adapters:
 
     def device(self, part: Partition, where: str, name: object) -> str:
         """Register a device name of ``part`` (unique per partition; ``ent<N>`` on a VIOS)."""
-        vios_ = part.kind == "VirtualIOServer"
+        vios_ = part.kind == "VirtualIOServer" and not part.is_mgmt  # a NovaLink I/O server runs Linux
         if not isinstance(name, str) or not (_DEVICE if vios_ else _OS_DEVICE).fullmatch(name):
             allowed = "ent<N>, e.g. ent5" if vios_ else "an OS device name, e.g. eth0"
             raise TopologyError(f"{where}: device name {name!r} is not valid (expected {allowed})")
@@ -97,7 +97,7 @@ class Adapters:
         macs: dict[str, str] = {}
         for p in self.pending:
             p.slot = p.slot if p.slot is not None else _next_free(slots.setdefault(p.part.uuid, {}), p)
-            if p.priority is not None and p.device is None and p.part.kind == "VirtualIOServer":
+            if p.priority is not None and p.device is None and p.part.kind == "VirtualIOServer" and not p.part.is_mgmt:
                 p.device = _next_device(self.devices.setdefault(p.part.uuid, {}), p.where)
             mac = p.mac or derive_mac(p.part.uuid, p.slot)
             if mac in macs:

@@ -114,6 +114,7 @@ _SYSTEM_KEYS = ("name", "machine_type", "model", "serial", "memory_mb", "firmwar
 _PART_KEYS = ("name", "id", "state", "rmc_state", "rmc_ip", "os_version", "memory_mb", "proc_units", "vcpus",
               "max_slots", "cnas")  # fmt: skip
 _VIOS_KEYS = (*_PART_KEYS, "orphan_trunks")
+_MGMT_KEYS = (*_PART_KEYS, "io_server")
 _LPAR_KEYS = (*_PART_KEYS, "os", "pcm")
 _NB_KEYS = ("name", "vswitch", "pvid", "mode", "control_channel_id", "tagged_vlans", "additional_trunks", "seas")
 _SEA_KEYS = ("vios", "device", "backing_device", "backing_location", "control_channel", "trunk_devices",
@@ -132,7 +133,7 @@ def parse(data: object) -> Topology:
     sysm = _system(Fields(top.raw("system"), "system", _SYSTEM_KEYS))
     switches = _vswitches(top, sysm)
     adapters = Adapters(switches)
-    specs = [("mgmt", Fields(top.raw("management_partition", {}), "management_partition", _PART_KEYS))]
+    specs = [("mgmt", Fields(top.raw("management_partition", {}), "management_partition", _MGMT_KEYS))]
     specs += [("vios", f) for f in top.items("vioses", _VIOS_KEYS)]
     specs += [("lpar", f) for f in top.items("lpars", _LPAR_KEYS)]
     parts = [_partition(f, sysm, role) for role, f in specs]
@@ -192,6 +193,8 @@ def _vswitches(top: Fields, sysm: System) -> dict[str, VSwitch]:
 
 def _partition(f: Fields, sysm: System, role: str) -> Partition:
     kind, name, pid, memory, vcpus, slots = _ROLES[role]
+    if role == "mgmt" and f.flag("io_server", False):  # NovaLink serving vSCSI itself (FileIO, RBD)
+        kind = "VirtualIOServer"
     name = f.text("name", name, max_len=47)
     state = f.text("state", "running", choices=LPAR_STATES)
     vcpus = f.whole("vcpus", vcpus, lo=1, hi=256)
@@ -219,7 +222,8 @@ def _env(f: Fields, role: str) -> tuple[str, str]:
     if role == "vios":
         return "Virtual IO Server", f.text("os_version", "VIOS 3.1.3.21")
     if role == "mgmt":
-        return "AIX/Linux", f.text("os_version", "Linux/Ubuntu 5.4.0-150-generic 20.04")
+        env = "Virtual IO Server" if f.flag("io_server", False) else "AIX/Linux"
+        return env, f.text("os_version", "Linux/Ubuntu 5.4.0-150-generic 20.04")
     env, version = _OS[f.text("os", "linux", choices=tuple(_OS))]
     return env, f.text("os_version", version)
 

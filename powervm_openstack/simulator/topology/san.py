@@ -1,4 +1,4 @@
-"""The SAN part of a topology's ``storage`` section: ``fc_ports``, ``san_luns``, ``iscsi_targets``.
+"""The SAN part of a topology's ``storage`` section: ``fc_ports``, ``san_luns``, ``iscsi_targets``, ``rbd_images``.
 
 ```yaml
 storage:
@@ -10,6 +10,8 @@ storage:
   iscsi_targets:
     - {iqn: "iqn.2010-10.org.openstack:vol2", portal: "10.1.0.5:3260", lun: 1, capacity_gb: 5,
        vioses: [vios1, vios2], chap: {user: u, password: p}, discovery_chap: {user: d, password: q}}
+  rbd_images:                       # Ceph RBD images the NovaLink partition can reach (pool/image)
+    - {name: volumes/volume-1, capacity_gb: 2}
 ```
 ``visible_to`` defaults to every FC port; ``vioses`` to every VIOS.
 """
@@ -17,10 +19,10 @@ storage:
 from __future__ import annotations
 
 from powervm_openstack.simulator.build import Partition, derive_uuid
-from powervm_openstack.simulator.build.san import FcPort, IscsiTarget, Lun, San
+from powervm_openstack.simulator.build.san import FcPort, IscsiTarget, Lun, RbdImage, San
 from powervm_openstack.simulator.topology.fields import Fields, TopologyError, check_unique
 
-SAN_KEYS = ("fc_ports", "san_luns", "iscsi_targets")
+SAN_KEYS = ("fc_ports", "san_luns", "iscsi_targets", "rbd_images")
 _WWPN = r"[0-9A-Fa-f]{16}"
 _WWPN_HINT = "16 hex digits, e.g. 10000090FA1B6301"
 
@@ -36,7 +38,11 @@ def parse_san(storage: Fields, vioses: dict[str, Partition]) -> San:
     keys = ("iqn", "portal", "lun", "capacity_gb", "vioses", "chap", "discovery_chap")
     targets = [_iscsi(f, vioses) for f in storage.items("iscsi_targets", keys)]
     check_unique([((t.iqn, t.lun), f"storage.iscsi_targets[{i}]") for i, t in enumerate(targets)], "iSCSI LUN")
-    return San(ports, luns, targets)
+    images = [RbdImage(f.text("name", pattern=r"[\w.-]{1,63}/[\w.-]{1,127}", hint="pool/image"),
+                       f.whole("capacity_gb", lo=1, hi=65536)) for f in storage.items("rbd_images", ("name",
+                                                                                                 "capacity_gb"))]  # fmt: skip
+    check_unique([(r.name, f"storage.rbd_images[{i}].name") for i, r in enumerate(images)], "RBD image")
+    return San(ports, luns, targets, images)
 
 
 def _port(f: Fields, vioses: dict[str, Partition]) -> FcPort:

@@ -32,7 +32,9 @@ XAGS = [pvm_vios.VIOS.xags.SCSI_MAPPING, pvm_vios.VIOS.xags.STORAGE]
 _LUN_IDS = itertools.count(1)  # the simulator lives for the class: LUN ids stay unique across its tests
 
 
-class PowerVMVolumesTest(PowerVMHarness):
+class VolumeHarness(PowerVMHarness):
+    """The harness with per-volume Cinder connection info and helpers to look at the VIOSes (no tests)."""
+
     def setUp(self) -> None:
         super().setUp()
         self.cinder.VOLUME_CONNECTION_INFO = dict(cinder_fixture.CinderFixture.VOLUME_CONNECTION_INFO)
@@ -86,6 +88,16 @@ class PowerVMVolumesTest(PowerVMHarness):
     def _no_volume_storage(self) -> None:
         assert self._storage() == {"vios1": ([], []), "vios2": ([], [])}, self._storage()
 
+    def _attach_and_expect_failure(self, server: dict, volume_id: str, logged: str) -> None:
+        with self.assertRaises(api_client.OpenStackApiException):  # the harness casts as calls: the error surfaces
+            self.api.post_server_volume(server["id"], {"volumeAttachment": {"volumeId": volume_id}})
+        self._wait_for_instance_action_event(server, "attach_volume", "compute_attach_volume", "Error")
+        assert self.api.get_server(server["id"])["status"] == "ACTIVE"
+        self._no_volume_storage()
+        assert logged in self.stdlog.logger.output, logged
+
+
+class PowerVMVolumesTest(VolumeHarness):
     # -- fibre channel (vSCSI) -----------------------------------------------------------------
     def test_fc_vscsi_attach_extend_detach_delete(self) -> None:
         server = self._boot()
@@ -130,10 +142,13 @@ class PowerVMVolumesTest(PowerVMHarness):
         assert self._leftovers() == []
 
     # -- fibre channel (NPIV) ------------------------------------------------------------------
-    def test_npiv_attach_detach_delete(self) -> None:
+    def _npiv(self) -> None:
         self.flags(fc_attach_strategy="npiv", fabrics="A,B", group="powervm")
         self.flags(fabric_A_port_wwpns=[VIOS_PORTS["vios1"][0], VIOS_PORTS["vios2"][0]],
                    fabric_B_port_wwpns=[VIOS_PORTS["vios1"][1], VIOS_PORTS["vios2"][1]], group="powervm")  # fmt: skip
+
+    def test_npiv_attach_detach_delete(self) -> None:
+        self._npiv()
         server = self._boot()
         first, second = self._fc_volume(visible_to=[]), self._fc_volume(visible_to=[])
         self._attach_volume(server, first)
@@ -149,6 +164,24 @@ class PowerVMVolumesTest(PowerVMHarness):
         self._detach(server, second)
         assert self._vfc_maps() == []
         self._attach_volume(server, first)
+        self._delete_server(server)
+        self._wait_until_deleted(server)
+        assert self._vfc_maps() == [] and self._leftovers() == []
+
+    def test_boot_from_npiv_volume(self) -> None:
+        self._npiv()
+        boot = self._fc_volume(visible_to=[], volume_id=cinder_fixture.CinderFixture.IMAGE_BACKED_VOL)
+        request = self._build_server(flavor_id=self.flavor_id, networks=[{"port": self._sea_port()}])
+        request.pop("imageRef", None)
+        request["block_device_mapping_v2"] = [{"boot_index": 0, "uuid": boot, "source_type": "volume",
+                                               "destination_type": "volume"}]  # fmt: skip
+        server = self._wait_for_state_change(self.api.post_server({"server": request}), "ACTIVE")
+        assert self._lpar(server).state == "running"
+        maps = self._vfc_maps()
+        assert sorted(p for _, p, _ in maps) == ["fcs0", "fcs1"], maps  # one client adapter per fabric
+        names = {m.backing_storage.name for v in pvm_vios.VIOS.get(self.pvm, xag=XAGS) for m in v.scsi_mappings}
+        assert not any(n.startswith(("b_", "boot_")) for n in names), names  # no local boot disk
+        self._no_volume_storage()  # the partition sees the LUN itself: no hdisk on a VIOS
         self._delete_server(server)
         self._wait_until_deleted(server)
         assert self._vfc_maps() == [] and self._leftovers() == []
@@ -185,14 +218,6 @@ class PowerVMVolumesTest(PowerVMHarness):
         self._wait_until_deleted(server)
 
     # -- failures ------------------------------------------------------------------------------
-    def _attach_and_expect_failure(self, server: dict, volume_id: str, logged: str) -> None:
-        with self.assertRaises(api_client.OpenStackApiException):  # the harness casts as calls: the error surfaces
-            self.api.post_server_volume(server["id"], {"volumeAttachment": {"volumeId": volume_id}})
-        self._wait_for_instance_action_event(server, "attach_volume", "compute_attach_volume", "Error")
-        assert self.api.get_server(server["id"])["status"] == "ACTIVE"
-        self._no_volume_storage()
-        assert logged in self.stdlog.logger.output, logged
-
     def test_lun_no_vios_sees(self) -> None:
         server = self._boot()
         self._attach_and_expect_failure(server, self._fc_volume(visible_to=["C05076079CFF0E56"]),
