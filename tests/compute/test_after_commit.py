@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 import requests
+from nova import objects
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
@@ -50,7 +51,10 @@ def fired(sim) -> int:
 
 def _instance() -> types.SimpleNamespace:
     flavor = types.SimpleNamespace(vcpus=1, memory_mb=1024, extra_specs={})
-    return types.SimpleNamespace(uuid=str(uuid.uuid4()), name=f"inst-{uuid.uuid4().hex[:6]}", flavor=flavor)
+    objects.register_all()
+    image_meta = objects.ImageMeta.from_dict({"properties": {}})  # not IBM i: an AIX/Linux partition
+    return types.SimpleNamespace(uuid=str(uuid.uuid4()), name=f"inst-{uuid.uuid4().hex[:6]}", flavor=flavor,
+                                 image_meta=image_meta)  # fmt: skip
 
 
 def _named(adapter, name: str) -> list:
