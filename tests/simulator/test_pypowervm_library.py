@@ -64,6 +64,8 @@ Live (DLPAR) adapter changes and the quick-property anchor live in ``test_pypowe
   and on a stopped partition; a mapping that reuses an existing adapter pair needs no RMC;
 - a VIOS's memory through ``EntryWrapper.update``: a DLPAR with RMC (current memory and the system's
   free memory move), refused without;
+- ``tasks.storage.crt_vdisk`` with a name its VIOS already uses (same or another volume group):
+  refused, nothing added;
 - the ``<Kind>/quick`` anchor (``adapter.read(kind, suffix_type='quick')``, read by pypowervm as
   Atom): a feed with one entry per quick property name, root and under the ManagedSystem.
 

@@ -7,7 +7,8 @@ removed: a virtual Ethernet adapter, a vNIC (``tasks.sriov.set_vnic_back_devs`` 
 ``VNIC.create``), an SR-IOV logical port, and the client side of a vSCSI mapping
 (``tasks.scsi_mapper``; a mapping reusing an existing adapter pair changes no adapter). Each is
 tried on the running partition without RMC (refused, nothing changed, read back with a fresh GET),
-with RMC or stopped (accepted).
+with RMC or stopped (accepted). A VIOS's memory follows the same DLPAR rule, and ``crt_vdisk``
+meets the VIOS's naming rule (a logical volume name is unique on the VIOS).
 """
 
 from __future__ import annotations
@@ -235,3 +236,18 @@ def test_a_vfc_client_adapter_is_added_or_removed_live_only_with_rmc():
             assert len(pvm_vios.VIOS.get(adapter, uuid=vios.uuid, xag=fmap).vfc_mappings) == 1, "nothing changed"
         finally:
             disconnect(adapter)
+
+
+# -- storage names: a logical volume name is unique on its VIOS ---------------------------------------------
+def test_crt_vdisk_refuses_a_name_the_vios_already_uses(host):
+    vios, datavg = pvm_stg.find_vg(host, "datavg")
+    _, rootvg = pvm_stg.find_vg(host, "rootvg", vios_name=vios.name)
+    pvm_stg.crt_vdisk(host, vios.uuid, datavg.uuid, "lv_once", 1)
+    for vg in (datavg, rootvg):  # the same group, or another group of the same VIOS
+        with pytest.raises(pvm_exc.HttpError) as err:
+            pvm_stg.crt_vdisk(host, vios.uuid, vg.uuid, "lv_once", 1)
+        assert err.value.response.status == 400 and "lv_once" in err.value.her_wrap.message
+    disks = [
+        d.name for g in (datavg, rootvg) for d in pvm_stg.find_vg(host, g.name, vios_name=vios.name)[1].virtual_disks
+    ]
+    assert disks.count("lv_once") == 1, "nothing was added"
