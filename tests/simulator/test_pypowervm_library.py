@@ -76,8 +76,9 @@ tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUAReco
 ``remove_hdisk``/``RemoveDevice``, iSCSI discovery and removal) and ``tasks.vfc_mapper``
 (``GetNextWWPNs``, NPIV mappings) in tests/compute/test_sim_san.py; ``tasks.sriov`` (vNIC backing
 devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py; ``tasks.migration`` in
-tests/simulator/test_mobility.py; ``tasks.monitor`` in tests/simulator/test_pcm.py; ``tasks.vterm``'s
-local console in tests/compute (the console module's tests).
+tests/simulator/test_mobility.py; ``tasks.monitor`` in tests/simulator/test_pcm.py;
+``tasks.vterm.open_remotable_vnc_vterm`` on a local session (the simulator's ``mkvterm``/``rmvterm``,
+``http/vterm``) by nova's ``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
 
 Deliberately not supported (with the reason):
 
@@ -86,6 +87,8 @@ Deliberately not supported (with the reason):
   refuses VLAN 0, and so does the simulator. Tests build tagged adapters with ``CNA.bld``;
 - ``VNet`` names and ``TaggedNetwork`` as a vnet-aware HMC sets them: NovaLink is not vnet aware
   (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them;
+- ``tasks.partition.get_this_partition``: reads ``/proc/ppc64/lparcfg`` of the machine it runs on,
+  not the REST API (only on a Power partition);
 - ``tasks.vterm.open_remotable_vnc_vterm`` over a remote session: pypowervm itself raises
   ``ConsoleNotLocal`` before any REST call (the console needs a local NovaLink session);
 - ``tasks.hdisk`` RBD (``rbd_exists``), FileIO/RBD vSCSI storage, ``tasks.cluster_ssp.crt_cluster_ssp``,
