@@ -51,27 +51,48 @@ The remaining jobs, live adds and collection quick properties live in ``test_pyp
   refuses another partition type;
 - ``tasks.master_mode.request_master`` / ``release_master``: ``System.session_is_master`` follows;
 - ``<Kind>/quick/All``, root and under the ManagedSystem, and ``<uuid>/quick/All``: every partition's
-  quick properties with its UUID; ``<Kind>/quick/<Prop>`` and the ``<Kind>/quick`` anchor are 404.
+  quick properties with its UUID; ``<Kind>/quick/<Prop>`` is 404.
+
+Live (DLPAR) adapter changes and the quick-property anchor live in ``test_pypowervm_library_dlpar``:
+
+- removing a virtual Ethernet adapter (``CNA.delete``), adding or removing a vNIC
+  (``tasks.sriov.set_vnic_back_devs`` + ``VNIC.create``, ``VNIC.delete``), adding or removing an
+  SR-IOV logical port (``SRIOVEthLPort.bld/create/delete``), and a vSCSI mapping that adds or removes
+  a client adapter (``tasks.scsi_mapper.add_vscsi_mapping``, ``remove_vdisk_mapping``), and an NPIV
+  mapping (``tasks.vfc_mapper.add_map``/``remove_maps``, its own client adapter): each refused
+  (409, HSCL294C) on a running partition without active RMC and nothing changed; accepted with RMC
+  and on a stopped partition; a mapping that reuses an existing adapter pair needs no RMC;
+- a VIOS's memory through ``EntryWrapper.update``: a DLPAR with RMC (current memory and the system's
+  free memory move), refused without;
+- ``tasks.storage.crt_vdisk`` with a name its VIOS already uses (same or another volume group):
+  refused, nothing added;
+- the ``<Kind>/quick`` anchor (``adapter.read(kind, suffix_type='quick')``, read by pypowervm as
+  Atom): a feed with one entry per quick property name, root and under the ManagedSystem.
+
+Also proven elsewhere against the simulator over HTTP (so not repeated here):
+``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (``crt_vdisk``, ``upload_new_vdisk``,
+``crt_copy_vdisk``, ``upload_vopt``, ``rm_vg_storage``, ``crt_lu_linked_clone``, ``find_vg``) in
+tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUARecovery``,
+``remove_hdisk``/``RemoveDevice``, iSCSI discovery and removal) and ``tasks.vfc_mapper``
+(``GetNextWWPNs``, NPIV mappings) in tests/compute/test_sim_san.py; ``tasks.sriov`` (vNIC backing
+devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py; ``tasks.migration`` in
+tests/simulator/test_mobility.py; ``tasks.monitor`` in tests/simulator/test_pcm.py;
+``tasks.vterm.open_remotable_vnc_vterm`` on a local session (the simulator's ``mkvterm``/``rmvterm``,
+``http/vterm``) by nova's ``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
 
 Deliberately not supported (with the reason):
 
 - ``tasks.cna.crt_cna(addl_vlans=...)``: pypowervm 1.1.27 joins the list into a string and then
   writes that string character by character (``"1300"`` becomes VLANs ``1 3 0 0``); firmware
   refuses VLAN 0, and so does the simulator. Tests build tagged adapters with ``CNA.bld``;
-- removing an adapter from, or adding a vNIC to, a running partition without RMC: accepted (firmware
-  refuses these DLPAR changes too); see docs/simulator.md;
 - ``VNet`` names and ``TaggedNetwork`` as a vnet-aware HMC sets them: NovaLink is not vnet aware
-  (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them.
-- ``tasks.migration`` (``Migrate``, ``MigrateValidate``, ``MigrateRecover``, ``MigrateAbort``):
-  answered 404 (no such operation); live partition mobility is its own model (issue 12);
-- ``tasks.hdisk`` (FC/iSCSI/RBD discovery, ``LUARecovery``, ``RemoveDevice``), ``tasks.vfc_mapper``
-  (``GetNextWWPNs``), ``tasks.cluster_ssp.crt_cluster_ssp``, ``tasks.storage.rescan_vstor``: the
-  volume model is being added separately (issue 11, in progress);
-- ``tasks.monitor``: covered by the PCM suite (tests/simulator/test_pcm.py), not here;
-- the ``<Kind>/quick`` anchor (the list of quick property names): pypowervm parses any XML answer
-  as Atom and nothing shows the anchor's shape, so it is 404;
-- ``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (virtual disks), ``tasks.sriov``: covered
-  by the compute and SR-IOV suites (tests/compute, tests/simulator/test_sriov_model.py).
+  (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them;
+- ``tasks.partition.get_this_partition``: reads ``/proc/ppc64/lparcfg`` of the machine it runs on,
+  not the REST API (only on a Power partition);
+- ``tasks.vterm.open_remotable_vnc_vterm`` over a remote session: pypowervm itself raises
+  ``ConsoleNotLocal`` before any REST call (the console needs a local NovaLink session);
+- ``tasks.hdisk`` RBD (``rbd_exists``), FileIO/RBD vSCSI storage, ``tasks.cluster_ssp.crt_cluster_ssp``,
+  ``tasks.storage.rescan_vstor``: the driver does not use them (docs/simulator.md, "Not modelled").
 See docs/simulator.md for the same list from the simulator's side.
 """
 

@@ -26,6 +26,7 @@ def install() -> None:
         ssp,
         storage,
         vfc,
+        vios_dlpar,
         vnets,
         vscsi,
     )
@@ -38,6 +39,7 @@ def install() -> None:
     storage.install()
     vscsi.install()
     vfc.install()  # after vscsi: wraps its VIOS rules
+    vios_dlpar.install()  # after vfc: checks a VIOS's memory/processors first
     ssp.install()
     files.install()
     host_jobs.install()

@@ -6,12 +6,14 @@ below 2 or not below the partition's ``MaximumVirtualIOSlots``. A trunk adapter 
 its ``entN`` device name and is listed in the VIOS document's ``TrunkAdapters`` (with its changes,
 until it is deleted).
 
-Adding an adapter to a running partition is a DLPAR operation: pypowervm's ``crt_cna`` says "If the
-LPAR is active can only perform if there is an active RMC connection", and nova-powervm checked the
-partition's RMC state and I/O DLPAR capability before a live plug. The simulator refuses the add
-with 409 and the same HSCL294C line it gives a live memory/processor change without RMC (neither
-pypowervm's code and test data nor IBM's NovaLink REST documentation give the exact code NovaLink
-answers). A stopped partition takes the adapter offline, whatever its RMC state.
+Adding an adapter to, or removing one from, a running partition is a DLPAR operation: pypowervm's
+``crt_cna`` says "If the LPAR is active can only perform if there is an active RMC connection", and
+nova-powervm checked the partition's RMC state and I/O DLPAR capability before a live plug or
+unplug. The simulator refuses either with 409 and the same HSCL294C line it gives a live
+memory/processor change without RMC (neither pypowervm's code and test data nor IBM's NovaLink REST
+documentation give the exact code NovaLink answers); ``check_live_change`` is that one rule, also
+used for vNICs, SR-IOV logical ports and the client side of vSCSI mappings. A stopped partition
+takes the change offline, whatever its RMC state.
 """
 
 from __future__ import annotations
@@ -130,17 +132,32 @@ def check_slot(txn: Transaction, part: Record, slot: int) -> None:
         raise bad_request(f"HSCL294D Virtual slot {slot} of partition {name} is already in use.")
 
 
-def check_live_add(part: Record, what: str) -> None:
-    """Refuse a DLPAR add (``what``) to a running partition whose RMC connection is not active."""
+def check_live_change(part: Record, what: str, verb: str = "added to") -> None:
+    """Refuse a DLPAR change (``what`` ``verb`` the partition) of a running partition without active RMC.
+
+    The one rule for every live adapter change: an add or a removal of a client adapter (virtual
+    Ethernet, vNIC, SR-IOV logical port, the client side of a vSCSI mapping) needs the OS's RMC
+    connection while the partition runs; a stopped partition changes offline.
+    """
     state = xml.text(part.element, "PartitionState", "") or ""
     rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive") or "inactive"
     if state not in DOWN_STATES and rmc != "active":
         raise ApiError(
             409,
             f"HSCL294C Partition {xml.text(part.element, 'PartitionName')} ({part.uuid}) is {state} and its RMC "
-            f"connection is {rmc}: {what} is added to a running partition only through an active RMC "
+            f"connection is {rmc}: {what} is {verb} a running partition only through an active RMC "
             "connection (DLPAR); power the partition off or wait for RMC.",
         )
+
+
+def check_live_add(part: Record, what: str) -> None:
+    """Refuse a DLPAR add (``what``) to a running partition whose RMC connection is not active."""
+    check_live_change(part, what, "added to")
+
+
+def check_live_remove(part: Record, what: str) -> None:
+    """Refuse a DLPAR removal (``what``) from a running partition whose RMC connection is not active."""
+    check_live_change(part, what, "removed from")
 
 
 def system_of(txn: Transaction, part: Record) -> Record | None:
@@ -222,6 +239,7 @@ class ClientAdapterRules(kinds.Behaviour):
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         parent = txn.get(rec.parent_kind, rec.parent_uuid or "") if rec.parent_kind else None
         if parent is not None:
+            check_live_remove(parent, "a virtual Ethernet adapter")
             _link_in_parent(txn, parent, rec, add=False)
 
     def _check(self, txn: Transaction, elem: etree._Element, uuid: str) -> None:

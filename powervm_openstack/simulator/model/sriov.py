@@ -11,7 +11,9 @@
 - the server fills in the slot, location code, MAC (when absent), and the backing devices' status,
   priority, capacities and logical-port links; deleting the vNIC frees all of it;
 - a logical port created directly under a partition (a VF given to it) takes from its port the
-  same way; one that backs a vNIC cannot be deleted on its own.
+  same way; one that backs a vNIC cannot be deleted on its own;
+- adding or removing a vNIC or a logical port of a running partition is a DLPAR change: refused
+  (409, HSCL294C) unless its RMC connection is active (``adapters.check_live_change``).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class VnicRules(kinds.Behaviour):
     def on_create(self, txn: Transaction, rec: Record, parent: Record | None) -> None:
         if parent is None or parent.kind != "LogicalPartition":
             raise bad_request("A VirtualNICDedicated is created under its LogicalPartition.")
+        adapters.check_live_add(parent, "a vNIC")
         system = system_of(txn)
         devices = xml.findall(rec.element, _BACKING)
         _check_system(system.element, len(devices), rec.uuid)
@@ -121,6 +124,7 @@ class VnicRules(kinds.Behaviour):
         _pvid(new.element)
 
     def on_delete(self, txn: Transaction, rec: Record) -> None:
+        _check_live(txn, rec, "a vNIC", adapters.check_live_remove)
         system = system_of(txn)
         for device in xml.findall(rec.element, _BACKING):
             capacity = percent(xml.text(device, "CurrentCapacityPercentage"), "capacity") or Decimal(0)
@@ -132,6 +136,13 @@ class VnicRules(kinds.Behaviour):
             if lport is not None:
                 txn.delete(lport, detail="VirtualNICDedicated")
         txn.put(system, detail="SRIOVAdapters")
+
+
+def _check_live(txn: Transaction, rec: Record, what: str, check) -> None:  # noqa: ANN001 - one of adapters' checks
+    """Apply a DLPAR rule of ``adapters`` to the partition ``rec`` belongs to (if it still exists)."""
+    parent = txn.get(rec.parent_kind, rec.parent_uuid or "") if rec.parent_kind else None
+    if parent is not None:
+        check(parent, what)
 
 
 def _check_system(system: etree._Element, count: int, uuid: str) -> None:
@@ -270,6 +281,8 @@ def _logical_port(txn: Transaction, vios: Record, port: etree._Element, key: tup
 # -- logical ports created directly (VFs assigned to a partition) -----------------------------
 class LogicalPortRules(kinds.Behaviour):
     def on_create(self, txn: Transaction, rec: Record, parent: Record | None) -> None:
+        if parent is not None:
+            adapters.check_live_add(parent, "an SR-IOV logical port")
         system = system_of(txn)
         where = f"logical port {rec.uuid}"
         key = (num(rec.element, "AdapterID", -1), num(rec.element, "PhysicalPortID", -1))
@@ -281,6 +294,7 @@ class LogicalPortRules(kinds.Behaviour):
     def on_delete(self, txn: Transaction, rec: Record) -> None:
         if xml.text(rec.element, "VNICPortUsage") in ("DEDICATED_VNIC", "SHARED_VNIC"):
             raise ApiError(409, f"Logical port {rec.uuid} backs a vNIC; delete the vNIC instead.")
+        _check_live(txn, rec, "an SR-IOV logical port", adapters.check_live_remove)
         system = system_of(txn)
         capacity = percent(xml.text(rec.element, "ConfiguredCapacity"), "capacity") or Decimal(0)
         give_back(system.element, num(rec.element, "AdapterID"), num(rec.element, "PhysicalPortID"), capacity)

@@ -7,7 +7,8 @@ one transaction the server:
   ``BaseImage`` (a source disk's UDID on the same VIOS) into it, as ``crt_copy_vdisk`` asks;
 - creates a new media repository (one per VIOS) and blank optical media;
 - refuses what the VIOS refuses: a disk name longer than 15 characters or with characters LVM does
-  not take, a name already used in the volume group, a size that does not fit the free space, a
+  not take, a name already used in the volume group or by another volume group of the same VIOS
+  (LVM logical volume names are unique on the VIOS), a size that does not fit the free space, a
   shrinking disk, removing a disk or medium that a vSCSI mapping still uses, a second repository,
   removing a repository that still holds media;
 - recomputes FreeSpace/AvailableSize.
@@ -109,7 +110,31 @@ def _by_name(elems: list[etree._Element], tag: str) -> dict[str, etree._Element]
     return {xml.text(e, tag) or "": e for e in elems}
 
 
+def _check_unique_names(txn: Transaction, old: Record, new: Record) -> None:
+    """Refuse a disk name twice in the group, or a new one another group of the same VIOS uses.
+
+    A virtual disk is an LVM logical volume of the VIOS, whose names are unique system-wide
+    (``/dev/<name>``), not only within their volume group.
+    """
+    names = [xml.text(d, "DiskName") or "" for d in xml.findall(new.element, _DISKS)]
+    vg_name = xml.text(old.element, "GroupName")
+    for name in {n for n in names if names.count(n) > 1}:
+        raise bad_request(f"Virtual disk name {name!r} is already used in volume group {vg_name}.")
+    before = {xml.text(d, "DiskName") for d in xml.findall(old.element, _DISKS)}
+    added = {n.rsplit("/", 1)[-1] for n in names if n not in before}
+    for other in txn.find("VolumeGroup", old.parent_uuid) if old.parent_uuid else []:
+        if other.uuid == old.uuid:
+            continue
+        taken = {(xml.text(d, "DiskName") or "").rsplit("/", 1)[-1] for d in xml.findall(other.element, _DISKS)}
+        for name in sorted(added & taken):
+            raise bad_request(
+                f"Virtual disk name {name!r} is already used by volume group {xml.text(other.element, 'GroupName')} "
+                "of this VIOS (logical volume names are unique on a VIOS)."
+            )
+
+
 def _update_disks(txn: Transaction, old: Record, new: Record, in_use: dict[str, str]) -> None:
+    _check_unique_names(txn, old, new)
     before = _by_name(xml.findall(old.element, _DISKS), "DiskName")
     after = _by_name(xml.findall(new.element, _DISKS), "DiskName")
     vg_name = xml.text(old.element, "GroupName")

@@ -11,7 +11,10 @@ For a new mapping the server, inside the VIOS update's transaction:
 - assigns the server adapter (slot, ``vhostN``) and client adapter (slot on the client partition)
   unless the mapping reuses an existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
   LUA), and writes the full storage element;
-- marks a mapped logical unit InUse.
+- marks a mapped logical unit InUse;
+- refuses (409, HSCL294C) a new client adapter on, or the removal of the last mapping of a client
+  adapter (which removes that adapter) from, a running partition without active RMC: both are DLPAR
+  changes (``adapters.check_live_change``); a mapping that reuses an existing adapter pair is not.
 A mapping to the management partition surfaces the device's bytes as a file under the directory
 set with ``set_mgmt_device_dir`` (``<dir>/disk/by-id/scsi-<udid>``), the way the NovaLink kernel sees a
 newly mapped disk; removing the mapping removes the file.
@@ -222,6 +225,7 @@ def _adapters(txn: Transaction, vios: Record, client: Record, mapping: etree._El
         raise bad_request("A new vSCSI mapping needs a ClientAdapter and a ServerAdapter.")
     if xml.text(server, "VirtualSlotNumber") and xml.text(server, "AdapterName"):
         return server, client_adpt  # an existing adapter pair (bld_from_existing)
+    adapters.check_live_add(client, "a virtual SCSI client adapter")
     vios_id, client_id = adapters.partition_id(vios), adapters.partition_id(client)
     s_slot = _free_slot(vios, _server_slots(txn, vios))
     c_slot = int(xml.text(client_adpt, "VirtualSlotNumber") or 0) or _free_slot(client, _client_slots(txn, client))
@@ -311,7 +315,23 @@ def _removed_mapping(txn: Transaction, vios: Record, mapping: etree._Element) ->
     link = xml.find(mapping, "AssociatedLogicalPartition")
     client = txn.get("LogicalPartition", adapters.href_uuid(link.get("href") or "")) if link is not None else None
     if client is not None:
+        if _last_on_its_adapter(vios, mapping):
+            adapters.check_live_remove(client, "a virtual SCSI client adapter")
         _surface(txn, client, dev, add=False)
+
+
+def _last_on_its_adapter(vios: Record, mapping: etree._Element) -> bool:
+    """True when no mapping left on ``vios`` shares the removed one's client adapter (so it goes too)."""
+    slot = xml.text(mapping, "ClientAdapter/VirtualSlotNumber")
+    if not slot:
+        return False  # an orphan: no client adapter to remove
+    client = adapters.href_uuid(xml.find(mapping, "AssociatedLogicalPartition").get("href") or "").upper()
+    for other in xml.findall(vios.element, _MAPS):
+        link = xml.find(other, "AssociatedLogicalPartition")
+        if (link is not None and adapters.href_uuid(link.get("href") or "").upper() == client
+                and xml.text(other, "ClientAdapter/VirtualSlotNumber") == slot):  # fmt: skip
+            return False
+    return True
 
 
 def _set_in_use(txn: Transaction, udid: str, in_use: bool) -> None:

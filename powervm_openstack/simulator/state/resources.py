@@ -45,7 +45,7 @@ class Resources:
         query = "" if group is None else f"?group={group}"
         with self.store.reading() as view:
             if route.suffix == "quick":
-                return self._quick(view, route)
+                return self._quick(view, route, base)
             if route.is_collection or route.suffix == "search":
                 return self._feed(view, route, groups, base, query)
             rec = self._get(view, route)
@@ -93,7 +93,10 @@ class Resources:
                 raise not_found(f"The {route.parent_kind} {route.parent_uuid}")
         return rec
 
-    def _quick(self, view: Transaction, route: Route) -> Reply:
+    def _quick(self, view: Transaction, route: Route, base: str) -> Reply:
+        if route.is_collection and route.suffix_arg is None:  # the anchor: an Atom feed of the names
+            body = quick.anchor(route.kind, self._collection(view, route), route.collection_path() + "/quick", base)
+            return Reply(200, body, content_type="application/atom+xml")
         if route.is_collection:
             body = quick.answer_all(self._collection(view, route), route.suffix_arg)
             return Reply(200, body, content_type="application/json")
