@@ -78,6 +78,24 @@ def _vnic(adapter, pvid: int) -> pvm_iocard.VNIC:
     return vnic
 
 
+def _live_changes_need_rmc(host, kind, build) -> None:
+    """``kind`` children added with RMC (web-01) or while stopped (aix-batch) exist; removing one from
+    aix-batch once running without RMC is refused and changes nothing; removing web-01's is accepted."""
+    web = _lpar(host, "web-01")
+    live = build(1).create(parent=web)
+    assert [c.uuid for c in kind.get(host, parent=web)] == [live.uuid]
+    batch = _power_off(host, "aix-batch")
+    offline = build(2).create(parent=batch)
+    pvm_power.power_on(batch, None)
+    assert _lpar(host, "aix-batch").rmc_state == "inactive"
+    with pytest.raises(pvm_exc.HttpError) as err:
+        kind.get(host, parent=batch, uuid=offline.uuid).delete()
+    _refused_dlpar(err)
+    assert [c.uuid for c in kind.get(host, parent=batch)] == [offline.uuid]
+    kind.get(host, parent=web, uuid=live.uuid).delete()
+    assert kind.get(host, parent=web) == []
+
+
 def test_adding_or_removing_a_vnic_needs_rmc(host):
     batch = _lpar(host, "aix-batch")
     with pytest.raises(pvm_exc.HttpError) as err:
@@ -87,19 +105,7 @@ def test_adding_or_removing_a_vnic_needs_rmc(host):
     free = {lp.uuid for v in pvm_vios.VIOS.get(host) for lp in pvm_iocard.SRIOVEthLPort.get(host, parent=v)}
     assert free == set(), "a refused vNIC takes no logical port"
 
-    web = _lpar(host, "web-01")
-    live = _vnic(host, 301).create(parent=web)
-    assert [v.pvid for v in pvm_iocard.VNIC.get(host, parent=web)] == [301]
-    batch = _power_off(host, "aix-batch")
-    offline = _vnic(host, 302).create(parent=batch)
-    pvm_power.power_on(batch, None)
-    assert _lpar(host, "aix-batch").rmc_state == "inactive"
-    with pytest.raises(pvm_exc.HttpError) as err:
-        pvm_iocard.VNIC.get(host, parent=batch, uuid=offline.uuid).delete()
-    _refused_dlpar(err)
-    assert [v.uuid for v in pvm_iocard.VNIC.get(host, parent=batch)] == [offline.uuid]
-    pvm_iocard.VNIC.get(host, parent=web, uuid=live.uuid).delete()
-    assert pvm_iocard.VNIC.get(host, parent=web) == []
+    _live_changes_need_rmc(host, pvm_iocard.VNIC, lambda n: _vnic(host, 300 + n))
 
 
 def test_adding_or_removing_an_sriov_logical_port_needs_rmc(host):
@@ -112,18 +118,7 @@ def test_adding_or_removing_an_sriov_logical_port_needs_rmc(host):
     _refused_dlpar(err)
     assert pvm_iocard.SRIOVEthLPort.get(host, parent=batch) == []
 
-    web = _lpar(host, "web-01")
-    live = lport().create(parent=web)
-    assert [p.uuid for p in pvm_iocard.SRIOVEthLPort.get(host, parent=web)] == [live.uuid]
-    batch = _power_off(host, "aix-batch")
-    offline = lport().create(parent=batch)
-    pvm_power.power_on(batch, None)
-    with pytest.raises(pvm_exc.HttpError) as err:
-        pvm_iocard.SRIOVEthLPort.get(host, parent=batch, uuid=offline.uuid).delete()
-    _refused_dlpar(err)
-    assert [p.uuid for p in pvm_iocard.SRIOVEthLPort.get(host, parent=batch)] == [offline.uuid]
-    pvm_iocard.SRIOVEthLPort.get(host, parent=web, uuid=live.uuid).delete()
-    assert pvm_iocard.SRIOVEthLPort.get(host, parent=web) == []
+    _live_changes_need_rmc(host, pvm_iocard.SRIOVEthLPort, lambda n: lport())
 
 
 def _maps(adapter, vios_uuid: str, lpar: pvm_lpar.LPAR) -> list:
