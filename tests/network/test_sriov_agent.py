@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -21,8 +20,8 @@ from powervm_openstack.network.agent import config, sriov_config
 from powervm_openstack.network.agent import sriov as agent_mod
 from powervm_openstack.network.agent.pending import PLUG
 from powervm_openstack.network.sriov_ports import PhysicalPort, Vnic
+from tests.fixtures.simulator import PVM_DATA
 
-PVM_DATA = Path(__file__).resolve().parents[3] / "shared" / "pvm-data"
 SYS = "http://h:12080/rest/api/uom/ManagedSystem/0d0c1fa6-4e5d-3a79-8a44-0b0c5c5e9f19"
 LPAR = "http://h:12080/rest/api/uom/LogicalPartition/3B1A1C5E-0000-4000-8000-000000000001"
 MAC = "fa:16:3e:00:00:01"

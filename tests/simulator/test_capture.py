@@ -16,8 +16,8 @@ from powervm_openstack.simulator.capture.files import (
 )
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.store import Store
+from tests.fixtures.simulator import PVM_DATA
 
-PVM_DATA = Path(__file__).resolve().parents[3] / "shared" / "pvm-data"
 _FILES = sorted(p for p in PVM_DATA.iterdir() if p.is_file()) if PVM_DATA.is_dir() else []
 
 needs_data = pytest.mark.skipif(not PVM_DATA.is_dir(), reason=f"captured pvm-data not found at {PVM_DATA}")

@@ -27,10 +27,10 @@ from powervm_openstack.simulator.http.server import SimulatorServer
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Store
+from tests.fixtures.simulator import PVM_DATA
 
 pytestmark = pytest.mark.integration
 
-PVM_DATA = Path(__file__).resolve().parents[3] / "shared" / "pvm-data"
 USER, PASSWORD = "admin", "secret"
 #: Every extended attribute group except All/None: pypowervm sends them sorted and comma-joined.
 ALL_XAGS = [
