@@ -18,13 +18,19 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 from tests.compute.nova_harness.test_functional import IMAGE_DATA, PowerVMHarness
 
 
+def add_ibmi_image(glance) -> str:
+    """An image with ``os_distro=ibmi`` in nova's glance fixture; its id."""
+    image = str(uuid.uuid4())
+    glance.create(None, {"id": image, "name": "ibmi-raw", "status": "active", "disk_format": "raw",
+                         "container_format": "bare", "size": len(IMAGE_DATA), "min_disk": 0,
+                         "properties": {"os_distro": "ibmi"}}, data=io.BytesIO(IMAGE_DATA))  # fmt: skip
+    return image
+
+
 class PowerVMIBMiTest(PowerVMHarness):
     def setUp(self) -> None:
         super().setUp()
-        self.ibmi_image = str(uuid.uuid4())
-        self.glance.create(None, {"id": self.ibmi_image, "name": "ibmi-raw", "status": "active", "disk_format": "raw",
-                                  "container_format": "bare", "size": len(IMAGE_DATA), "min_disk": 0,
-                                  "properties": {"os_distro": "ibmi"}}, data=io.BytesIO(IMAGE_DATA))  # fmt: skip
+        self.ibmi_image = add_ibmi_image(self.glance)
 
     def _flavor(self, **specs: str) -> str:
         flavor = self.admin_api.post_flavor({"flavor": {"name": f"ibmi-{uuid.uuid4().hex[:6]}", "ram": 1024,
