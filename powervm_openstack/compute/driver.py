@@ -394,10 +394,15 @@ class PowerVMDriver(driver.ComputeDriver):
         return host.facts(system or self.host_wrapper(), overhead, total, used)
 
     def get_available_resource(self, nodename: str) -> dict[str, Any]:
-        """Resources, with the SR-IOV pseudo-VFs as ``pci_passthrough_devices`` (see :mod:`.pci`)."""
+        """Resources, with the SR-IOV pseudo-VFs as ``pci_passthrough_devices`` (see :mod:`.pci`).
+
+        The node UUID is the one this driver started with (as ``get_nodenames_by_uuid``): nova's
+        resource tracker would read the process-wide one, which nova's harness shares between computes.
+        """
         system = self.host_wrapper()
         return {**host.available_resource(self._facts(system), nodename),
-                "pci_passthrough_devices": pci.passthrough_devices(system)}  # fmt: skip
+                "pci_passthrough_devices": pci.passthrough_devices(system),
+                "uuid": next(iter(self.get_nodenames_by_uuid()))}  # fmt: skip
 
     def update_provider_tree(self, provider_tree: Any, nodename: str, allocations: Any = None) -> None:
         facts = self._facts()
