@@ -20,8 +20,8 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.state import xml
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
-from tests.simulator.test_mobility import DEST_SYSTEM, SCSI_XAG, Hosts, _admin, _dest_topology, _map_ssp_disk
+from tests.fixtures.simulator import new_lpar
+from tests.simulator.test_mobility import DEST_SYSTEM, SCSI_XAG, _admin, _dest_topology, _map_ssp_disk, two_hosts
 from tests.simulator.test_mobility import hosts as hosts  # noqa: F401 (the fixture)
 
 
@@ -77,21 +77,15 @@ def test_inactive_move_checks_only_the_preferred_compatibility_mode(tmp_path):
     data = yaml.safe_load(open(path).read())
     data["system"]["compat_modes"] = ["default", "POWER8", "POWER9_Base"]  # no POWER9
     (tmp_path / "dest.yaml").write_text(yaml.safe_dump(data))
-    with running_simulator() as src_sim, running_simulator(topology=path) as dst_sim:
-        src, dst = connect(src_sim), connect(dst_sim)
-        try:
-            hosts = Hosts(src, dst, src_sim, dst_sim)
-            # preferred "default": no current mode is decided for a stopped partition, so it can move
-            migration.migrate_lpar(hosts.lpar("db-01"), DEST_SYSTEM, validate_only=True, tgt_mgmt_svr=hosts.target)
-            lpar = hosts.lpar("db-01")
-            lpar.proc_compat_mode = "POWER9"
-            lpar.update()
-            with pytest.raises(pvm_exc.JobRequestFailed, match=r"preferred processor compatibility mode POWER9"):
-                hosts.migrate(hosts.lpar("db-01"))
-            assert _on(src, "db-01") is not None and _on(dst, "db-01") is None
-        finally:
-            disconnect(src)
-            disconnect(dst)
+    with two_hosts(path) as hosts:
+        # preferred "default": no current mode is decided for a stopped partition, so it can move
+        migration.migrate_lpar(hosts.lpar("db-01"), DEST_SYSTEM, validate_only=True, tgt_mgmt_svr=hosts.target)
+        lpar = hosts.lpar("db-01")
+        lpar.proc_compat_mode = "POWER9"
+        lpar.update()
+        with pytest.raises(pvm_exc.JobRequestFailed, match=r"preferred processor compatibility mode POWER9"):
+            hosts.migrate(hosts.lpar("db-01"))
+        assert _on(hosts.src, "db-01") is not None and _on(hosts.dst, "db-01") is None
 
 
 def test_a_partition_neither_running_nor_not_activated_is_refused(hosts):
@@ -106,21 +100,6 @@ def test_a_partition_neither_running_nor_not_activated_is_refused(hosts):
     assert _on(hosts.dst, "web-01") is None
 
 
-def _migrate_in_background(hosts: Hosts, name: str, system: str) -> tuple[threading.Thread, list[str]]:
-    errors: list[str] = []
-    lpar = hosts.lpar(name)
-
-    def run() -> None:
-        try:
-            migration.migrate_lpar(lpar, system, tgt_mgmt_svr=hosts.target)
-        except pvm_exc.JobRequestFailed as exc:
-            errors.append(str(exc))
-
-    mover = threading.Thread(target=run)
-    mover.start()
-    return mover, errors
-
-
 def _states_until_done(adapter, name: str, mover: threading.Thread) -> list[str]:
     seen = []
     while mover.is_alive():
@@ -131,32 +110,24 @@ def _states_until_done(adapter, name: str, mover: threading.Thread) -> list[str]
 
 
 def test_migration_state_while_a_migrate_job_waits(tmp_path):
-    with (
-        running_simulator(job_seconds=1.5) as src_sim,
-        running_simulator(topology=_dest_topology(tmp_path)) as dst_sim,
-    ):
-        src, dst = connect(src_sim), connect(dst_sim)
-        try:
-            hosts = Hosts(src, dst, src_sim, dst_sim)
-            assert hosts.lpar("web-01").migration_state == "Not_Migrating"
+    with two_hosts(_dest_topology(tmp_path), job_seconds=1.5) as hosts:
+        src, dst = hosts.src, hosts.dst
+        assert hosts.lpar("web-01").migration_state == "Not_Migrating"
 
-            mover, errors = _migrate_in_background(hosts, "web-01", "Server-other")  # refused when it runs
-            assert "Migration_Starting" in _states_until_done(src, "web-01", mover)
-            assert errors and "is not managed here" in errors[0]
-            assert hosts.lpar("web-01").migration_state == "Not_Migrating"
+        mover, errors = hosts.migrate_in_background("web-01", "Server-other")  # refused when it runs
+        assert "Migration_Starting" in _states_until_done(src, "web-01", mover)
+        assert errors and "is not managed here" in errors[0]
+        assert hosts.lpar("web-01").migration_state == "Not_Migrating"
 
-            mover, errors = _migrate_in_background(hosts, "db-01", DEST_SYSTEM)  # an inactive move, too
-            assert "Migration_Starting" in _states_until_done(src, "db-01", mover)
-            assert not errors and _on(src, "db-01") is None
-            assert _on(dst, "db-01").migration_state == "Not_Migrating"
+        mover, errors = hosts.migrate_in_background("db-01")  # an inactive move, too
+        assert "Migration_Starting" in _states_until_done(src, "db-01", mover)
+        assert not errors and _on(src, "db-01") is None
+        assert _on(dst, "db-01").migration_state == "Not_Migrating"
 
-            mover, errors = _migrate_in_background(hosts, "web-01", DEST_SYSTEM)
-            time.sleep(0.5)
-            assert hosts.lpar("web-01").migration_state == "Migration_Starting"
-            migration.migrate_abort(hosts.lpar("web-01"))
-            assert hosts.lpar("web-01").migration_state == "Not_Migrating"  # the abort's read, at once
-            mover.join(60)
-            assert errors and _on(dst, "web-01") is None
-        finally:
-            disconnect(src)
-            disconnect(dst)
+        mover, errors = hosts.migrate_in_background("web-01")
+        time.sleep(0.5)
+        assert hosts.lpar("web-01").migration_state == "Migration_Starting"
+        migration.migrate_abort(hosts.lpar("web-01"))
+        assert hosts.lpar("web-01").migration_state == "Not_Migrating"  # the abort's read, at once
+        mover.join(60)
+        assert errors and _on(dst, "web-01") is None
