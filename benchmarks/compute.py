@@ -8,7 +8,9 @@ driver's own work. Reported: the first spawn (image upload to the cache), warm s
 one at a time, then N concurrent spawns and destroys; then volumes (``benchmarks.compute_volumes``):
 attach and detach per type and concurrent attaches to one partition; then live migration between two
 simulated hosts on one SSP (``benchmarks.compute_migration``): each step's REST calls and time, and
-the downtime the simulator reports.
+the downtime the simulator reports; then cold migration between the same two hosts
+(``benchmarks.compute_cold_migration``): each step's REST calls and time, and the downtime from the
+source partition's stop to the destination partition's start in the simulators' change logs.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ def _timed_requests() -> None:
     from pypowervm import adapter as pvm_adapter
 
     original = pvm_adapter.Session.request
+    if getattr(original, "timed", False):  # installed already (a second run in one process)
+        return
 
     def request(self: Any, method: str, path: str, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
@@ -48,6 +52,7 @@ def _timed_requests() -> None:
                 stats["calls"] += 1
                 stats[method] += 1
 
+    request.timed = True  # type: ignore[attr-defined]
     pvm_adapter.Session.request = request
 
 
@@ -141,7 +146,7 @@ def _row(name: str, samples: list[Counter]) -> list[object]:
 
 
 def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: int = 10, moves: int = 3) -> str:
-    from benchmarks import compute_migration, compute_volumes
+    from benchmarks import compute_cold_migration, compute_migration, compute_volumes
     from powervm_openstack.simulator.http.server import SimulatorServer
 
     _timed_requests()
@@ -170,6 +175,8 @@ def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: in
     latency = Latency(write_ms=latency_ms, read_ms=latency_ms / 2).rules()
     moved = compute_migration.run(_ssp_driver, _spawn, _measure, latency, moves)
     migration = compute_migration.report(moved, _row, table)
+    cold = compute_cold_migration.report(compute_cold_migration.run(_ssp_driver, _spawn, _measure, latency, moves),
+                                         _row, table)  # fmt: skip
     headers = ["operation", "n", "REST calls/op", "p50 ms", "p95 ms", "driver-own p50 ms", "driver-own share"]
     rows = [_row("spawn, first (image upload)", [s for _, _, s in first]), _row("spawn, warm", [s for *_, s in warm]),
             _row("destroy", destroys), _row(f"spawn, {parallel} concurrent", [s for *_, s in spawned]),
@@ -177,7 +184,7 @@ def run(latency_ms: float, parallel: int, sequential: int, volume_concurrent: in
     return (f"Compute driver on one simulated host, REST latency {latency_ms:g} ms per write, "
             f"{latency_ms / 2:g} ms per read\n{table(headers, rows)}\n"
             f"{parallel} concurrent spawns: {spawn_wall:.1f} s wall; destroys: {destroy_wall:.1f} s wall\n\n{volumes}\n\n"
-            f"{migration}")  # fmt: skip
+            f"{migration}\n\n{cold}")  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
@@ -186,7 +193,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--concurrent", type=int, default=20, help="spawns run at once in the concurrent phase")
     parser.add_argument("--sequential", type=int, default=5, help="warm spawns run one at a time")
     parser.add_argument("--volume-concurrent", type=int, default=10, help="vSCSI FC attaches run at once")
-    parser.add_argument("--moves", type=int, default=3, help="live migrations of one partition, back and forth")
+    parser.add_argument(
+        "--moves", type=int, default=3, help="live migrations, then cold migrations, of one partition, back and forth"
+    )
     args = parser.parse_args(argv)
     for name in ("concurrent", "sequential", "volume_concurrent", "moves"):
         if getattr(args, name) < 1:

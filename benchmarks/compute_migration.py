@@ -2,7 +2,8 @@
 
 Two simulated hosts in this process, each the default topology's host with its own serial
 (``deploy.aio.hosts.host_topology``, as the all-in-one cloud's hosts) and the same SSP cluster
-``cluster1``, with the REST latency of the compute benchmark on both. Two drivers (``disk_driver =
+``cluster1`` (the simulators linked as peers both ways, ``POST /sim/ssp/peers``, so that each sees
+the logical units the other creates, as the cluster's nodes do), with the REST latency of the compute benchmark on both. Two drivers (``disk_driver =
 ssp``), one per host, run the steps nova's compute managers call, in nova's order: the destination's
 check, the source's check (the ``MigrateValidate`` job), the destination's ``pre_live_migration``
 (the port's VLAN onto its SEAs), the source's ``live_migration`` (the ``Migrate`` job), then
@@ -15,10 +16,11 @@ move (``DowntimeMilliseconds`` of the job, ``GET /sim/mobility``): its model of 
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,43 @@ def _servers(latency_rules: list[dict[str, object]], work: Path) -> list[Any]:
         server = SimulatorServer(seed=loader.load(path), event_wait=1.0).start()
         server.app.faults.set_rules(latency_rules)
         servers.append(server)
+    for here, there in ((servers[0], servers[1]), (servers[1], servers[0])):  # one cluster, seen from both hosts
+        requests.post(f"{here.url}/sim/ssp/peers", json={"url": there.url}, timeout=30).raise_for_status()
     return servers
+
+
+@contextlib.contextmanager
+def two_hosts(make_driver: Callable[[int, str, str], Any], latency_rules: list[dict[str, object]],
+              prefix: str) -> Iterator[tuple[list[Any], list[Any]]]:  # fmt: skip
+    """Two simulators sharing the SSP cluster ``cluster1`` and a driver on each: ``(servers, drivers)``.
+
+    ``make_driver(port, work, host)`` starts a driver with ``disk_driver = ssp`` on the simulator at
+    ``port``; the drivers are named ``bench-1`` and ``bench-2``. Both stop on exit.
+    """
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    servers = _servers(latency_rules, work)
+    drivers = []
+    try:
+        drivers += [make_driver(s.port, str(work), f"bench-{i + 1}") for i, s in enumerate(servers)]
+        yield servers, drivers
+    finally:
+        for drv in drivers:
+            drv.cleanup_host(drv.host_name)
+        for server in servers:
+            server.stop()
+
+
+def step_rows(results: list[dict[str, Any]], steps: tuple[str, ...], whole: str,
+              row: Callable[[str, list[Counter]], list[object]]) -> list[list[object]]:  # fmt: skip
+    """One row per step over all moves, then one for the whole move (its steps' counts added)."""
+    rows = [row(step, [r["steps"][step] for r in results]) for step in steps]
+    totals = []
+    for r in results:
+        total: Counter = Counter()
+        for stats in r["steps"].values():
+            total.update(stats)
+        totals.append(total)
+    return [*rows, row(whole, totals)]
 
 
 def run(make_driver: Callable[[int, str, str], Any], spawn: Callable[[Any, int], tuple[Any, Any, Counter]],
@@ -52,23 +90,15 @@ def run(make_driver: Callable[[int, str, str], Any], spawn: Callable[[Any, int],
     from nova import context as nova_context
     from nova import objects
 
-    work = Path(tempfile.mkdtemp(prefix="bench-lpm-"))
-    servers = _servers(latency_rules, work)
-    drivers = [make_driver(s.port, str(work), f"bench-{i + 1}") for i, s in enumerate(servers)]
     ctx = nova_context.get_admin_context()
     results = []
-    try:
+    with two_hosts(make_driver, latency_rules, "bench-lpm-") as (servers, drivers):
         inst, nw, _ = spawn(drivers[0], 700)
         inst.info_cache = objects.InstanceInfoCache(network_info=nw)  # the source reads the VIFs there, as in nova
         for move in range(moves):
             src, dst = (0, 1) if move % 2 == 0 else (1, 0)
             results.append(_move(ctx, drivers[src], drivers[dst], servers[src].url, inst, nw, measure))
         drivers[moves % 2].destroy(None, inst, nw)
-    finally:
-        for drv in drivers:
-            drv.cleanup_host(drv.host_name)
-        for server in servers:
-            server.stop()
     return results
 
 
@@ -97,14 +127,7 @@ def report(results: list[dict[str, Any]], row: Callable[[str, list[Counter]], li
            table: Callable[[list[str], list[list[object]]], str]) -> str:  # fmt: skip
     """The steps' table (one row per step over all moves, then the whole move) and the downtime line."""
     headers = ["live migration step", "n", "REST calls/op", "p50 ms", "p95 ms", "driver-own p50 ms", "driver-own share"]
-    rows = [row(step, [r["steps"][step] for r in results]) for step in STEPS]
-    whole = []
-    for r in results:
-        total: Counter = Counter()
-        for stats in r["steps"].values():
-            total.update(stats)
-        whole.append(total)
-    rows.append(row("whole live migration", whole))
+    rows = step_rows(results, STEPS, "whole live migration", row)
     downtime = sorted(r["downtime_ms"] for r in results)
     return (f"Live migration between two simulated hosts on one SSP (ssp1 of cluster1), {len(results)} moves of a "
             f"1 GB partition with one pvm_sea VIF, back and forth\n{table(headers, rows)}\n"

@@ -13,7 +13,8 @@ source never heard, the case ``MigrateRecover`` finishes).
 
 The source refuses (the job ends COMPLETED_WITH_ERROR naming the reason) a missing or own target
 system name, a target without ``TargetRemoteHMCIPAddress`` or one that does not answer, a partition
-that is not running (inactive migration is not modelled) or whose RMC is not active (an IBM i
+neither running nor not activated (a not activated one makes an inactive migration, see
+``mobility_inactive``), a running one whose RMC is not active (an IBM i
 partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
 ``can_lpm`` checks), and storage
 that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
@@ -26,8 +27,8 @@ also kept per side (``GET /sim/mobility``). ``MigrateAbort`` cancels a ``Migrate
 (simulators with ``job_seconds`` > 0), and fails when none is. ``MigrateRecover`` removes here a
 partition the destination already holds, and otherwise fails saying there is nothing to recover.
 A failed receive leaves the partition here with ``MigrationState`` ``Migration_Failed`` until
-``MigrateRecover``; otherwise it stays ``Not_Migrating`` (a job runs in one transaction, so the
-in-between states are never seen).
+``MigrateRecover``; while a Migrate job waits (``job_seconds`` > 0) it reads ``Migration_Starting``
+(``mobility_inactive``); otherwise ``Not_Migrating``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources
+from powervm_openstack.simulator.model import lpar_resources, mobility_inactive
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -50,7 +51,7 @@ LAST_KEY = "mobility.last"
 
 def install() -> None:
     register_job("LogicalPartition", "MigrateValidate", migrate_validate)
-    register_job("LogicalPartition", "Migrate", migrate)
+    register_job("LogicalPartition", "Migrate", migrate, queued=(mobility_inactive.queued, mobility_inactive.ended))
     register_job("LogicalPartition", "MigrateAbort", migrate_abort, cancels=("Migrate",))
     register_job("LogicalPartition", "MigrateRecover", migrate_recover)
 
@@ -117,12 +118,10 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
             f"The managed system {target_name} is not managed by this NovaLink; "
             "name its NovaLink in TargetRemoteHMCIPAddress."
         )
-    state = xml.text(part.element, "PartitionState", "")
-    if state != "running":
-        raise JobFailed(f"Partition {_name(part)} is {state}; live migration needs a running partition.")
+    kind = mobility_inactive.migration_type(part)
     if xml.text(part.element, "PartitionType") == "OS400":
         _check_ibmi(part, system)
-    else:
+    elif kind == mobility_inactive.ACTIVE:
         rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive")
         if rmc != "active":
             raise JobFailed(f"Partition {_name(part)} has RMC {rmc}; live migration needs an active RMC connection.")
@@ -133,7 +132,7 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "adapters": _adapters(txn, part),
         "storage": _storage(txn, part),
         "vlan_override": params.get("VLANBridgeOverride") == "2",
-        "proc_compat": _compat_modes(part, system),
+        "proc_compat": mobility_inactive.compat_modes(kind, _compat_modes(part, system)),
         "ibmi": xml.text(part.element, "PartitionType") == "OS400",
     }
     return target, package
@@ -232,7 +231,7 @@ def _remove_here(txn: Transaction, part: Record) -> None:
     for cna in txn.find("ClientNetworkAdapter", part.uuid):
         txn.delete(cna)
     system = lpar_resources.managed_system(txn)
-    if system is not None:
+    if system is not None and mobility_inactive.holds_resources(part):
         lpar_resources.reserve(txn, system, part, sign=+1)
     txn.delete(part)
 
@@ -242,9 +241,12 @@ def _record_move(txn: Transaction, part: Record, target_system: str) -> dict[str
     downtime = 150 + int(memory) // 64
     record = {"partition": part.uuid, "name": xml.text(part.element, "PartitionName"), "to": target_system,
               "downtime_ms": downtime, "completed": xml.now_ms()}  # fmt: skip
+    results = {"result": f"Partition {_name(part)} migrated to {target_system}.", "DowntimeMilliseconds": str(downtime)}
+    kind = mobility_inactive.ACTIVE if mobility_inactive.holds_resources(part) else mobility_inactive.INACTIVE
+    mobility_inactive.move_record(kind, record, results)
     txn.set_meta(LAST_KEY, json.dumps(record))
     txn.set_meta(f"{LAST_KEY}.attempt.{part.uuid}", "")
-    return {"result": f"Partition {_name(part)} migrated to {target_system}.", "DowntimeMilliseconds": str(downtime)}
+    return results
 
 
 def _post(target: str, phase: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import lpar_resources
+from powervm_openstack.simulator.model import lpar_resources, mobility_inactive
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -88,7 +88,8 @@ def receive(txn: Transaction, package: dict[str, Any]) -> Record:
     lpar_id = _free_id(txn, int(xml.text(elem, "PartitionID", "0") or 0))
     xml.set_text(elem, "PartitionID", lpar_id)
     xml.set_text(elem, "MigrationState", "Not_Migrating")
-    lpar_resources.reserve(txn, system, part, sign=-1)
+    if mobility_inactive.holds_resources(part):  # a not activated partition (inactive move) holds none
+        lpar_resources.reserve(txn, system, part, sign=-1)
     txn.put(part, detail="Other")
     switches = {xml.text(s.element, "SwitchName"): s for s in txn.find("VirtualSwitch")}
     for cna in package.get("adapters", []):

@@ -3,7 +3,10 @@
 A job operation is registered per (group, operation) by the model modules; its handler runs
 in one store transaction, so a failed job changes nothing. Jobs finish after
 ``job_seconds`` (0 = before the submitting PUT returns), and are kept in memory: a
-simulator restart forgets them, as NovaLink forgets its job history.
+simulator restart forgets them, as NovaLink forgets its job history. An operation may also show
+that it is queued: its ``queued`` hook runs in a transaction of its own when such a job is
+submitted (``job_seconds`` > 0), and ``ended`` in another once it has run or was cancelled, so that
+reads in between see what the hook wrote (a partition's ``MigrationState`` while it moves).
 """
 
 from __future__ import annotations
@@ -39,19 +42,27 @@ class JobFailed(Exception):
 
 
 JobHandler = Callable[[Transaction, Record | None, dict[str, str]], dict[str, str]]
+#: ``(txn, target)``: what a queued job shows while it waits, and undoes after (see the module docstring)
+QueueHook = Callable[[Transaction, Record], None]
 _OPERATIONS: dict[tuple[str, str], JobHandler] = {}
 _CANCELS: dict[tuple[str, str], tuple[str, ...]] = {}
+_QUEUE_HOOKS: dict[tuple[str, str], tuple[QueueHook, QueueHook]] = {}
 
 
-def register_job(group: str, operation: str, handler: JobHandler, cancels: tuple[str, ...] = ()) -> None:
+def register_job(group: str, operation: str, handler: JobHandler, cancels: tuple[str, ...] = (),
+                 queued: tuple[QueueHook, QueueHook] | None = None) -> None:  # fmt: skip
     """Make ``<group>[/<uuid>]/do/<operation>`` runnable.
 
     With ``cancels`` the job first cancels the running jobs of those operations on the same target,
-    and fails when there was none (an abort with nothing to abort).
+    and fails when there was none (an abort with nothing to abort). ``queued`` is the pair of hooks
+    ``(queued, ended)`` of a job that waits ``job_seconds``; ``ended`` is not called when the
+    target is gone.
     """
     _OPERATIONS[(group, operation)] = handler
     if cancels:
         _CANCELS[(group, operation)] = cancels
+    if queued:
+        _QUEUE_HOOKS[(group, operation)] = queued
 
 
 @dataclasses.dataclass
@@ -67,6 +78,7 @@ class Job:
     completed: str = ""
     results: dict[str, str] = dataclasses.field(default_factory=dict)
     exception: str = ""
+    queued: bool = False  # its operation's queued hook ran: its ended hook is owed
 
 
 class Jobs:
@@ -110,6 +122,7 @@ class Jobs:
             self._run(job, handler)
         else:
             job.status, job.started = "RUNNING", xml.now_ms()
+            job.queued = self._queue_hook(job, 0)
             threading.Timer(self.job_seconds, self._run, (job, handler)).start()
         return self._render(job, base)
 
@@ -124,7 +137,20 @@ class Jobs:
     def cancel(self, job_id: str) -> None:
         job = self._job(job_id)
         if job.status in ("NOT_STARTED", "RUNNING"):
+            if job.queued:
+                self._queue_hook(job, 1)
             job.status, job.exception = "FAILED_BEFORE_COMPLETION", "The job was cancelled."
+
+    def _queue_hook(self, job: Job, which: int) -> bool:
+        """Run the operation's ``queued`` (0) or ``ended`` (1) hook in its own transaction; False if none."""
+        hooks = _QUEUE_HOOKS.get((job.group, job.operation))
+        if hooks is None or not job.target:
+            return False
+        with self.store.transaction() as txn:
+            target = txn.get(job.group, job.target)
+            if target is not None:
+                hooks[which](txn, target)
+        return True
 
     def _cancel_running(self, job: Job, operations: tuple[str, ...]) -> int:
         with self._lock:
@@ -157,26 +183,11 @@ class Jobs:
             return
         job.started = job.started or xml.now_ms()
         try:
-            with self.store.transaction() as txn:
-                target = txn.get(job.group, job.target) if job.target else None
-                if job.target and target is None:
-                    raise JobFailed(f"The {job.group} {job.target} does not exist.")
-                try:
-                    job.results = handler(txn, target, job.params)
-                except JobFailed as exc:
-                    if not exc.keep_changes:
-                        raise
-                    kept = exc
-                else:
-                    kept = None
-            if kept is not None:
-                raise kept
-            job.status = "COMPLETED_OK"
-        except (JobFailed, ApiError) as exc:
-            job.status, job.results = "COMPLETED_WITH_ERROR", {"result": str(exc), "returnCode": "1"}
-        except Exception as exc:  # a handler bug must not look like success to the client
-            LOG.exception("Job %s %s crashed", job.id, job.operation)
-            job.status, job.exception = "FAILED_BEFORE_COMPLETION", f"Internal error: {exc}"
+            status, job.results, exception = self._outcome(job, handler)
+        finally:
+            if job.queued:  # before the status is seen: a poller's next read finds the hook's undo
+                self._queue_hook(job, 1)
+        job.status, job.exception = status, exception or job.exception
         job.completed = xml.now_ms()
         LOG.info(
             "Job %s %s on %s: %s %s",
@@ -186,6 +197,30 @@ class Jobs:
             job.status,
             job.results.get("result", ""),
         )
+
+    def _outcome(self, job: Job, handler: JobHandler) -> tuple[str, dict[str, str], str]:
+        """Run the handler in one transaction: ``(status, results, exception)``."""
+        try:
+            with self.store.transaction() as txn:
+                target = txn.get(job.group, job.target) if job.target else None
+                if job.target and target is None:
+                    raise JobFailed(f"The {job.group} {job.target} does not exist.")
+                try:
+                    results = handler(txn, target, job.params)
+                except JobFailed as exc:
+                    if not exc.keep_changes:
+                        raise
+                    kept = exc
+                else:
+                    kept = None
+            if kept is not None:
+                raise kept
+            return "COMPLETED_OK", results, ""
+        except (JobFailed, ApiError) as exc:
+            return "COMPLETED_WITH_ERROR", {"result": str(exc), "returnCode": "1"}, ""
+        except Exception as exc:  # a handler bug must not look like success to the client
+            LOG.exception("Job %s %s crashed", job.id, job.operation)
+            return "FAILED_BEFORE_COMPLETION", {}, f"Internal error: {exc}"
 
     def _render(self, job: Job, base: str) -> str:
         elem = xml.root("JobResponse", "", schema="V1_0", ns=xml.WEB_NS)

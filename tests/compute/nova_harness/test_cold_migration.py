@@ -7,7 +7,9 @@ simulators replicate the pool's logical units to each other, as the cluster does
 migration builds the partition on host2 over the same logical unit, confirm removes the stopped
 source partition and its mappings and keeps the disk; a revert removes host2's partition and starts
 the source's again. On localdisk a move to another host is refused before anything changes, with
-the reason in the instance action. After each step the simulators show the partition, its client
+the reason in the instance action, unless the server boots from a Cinder volume: a server booted from
+a fibre channel volume (a SAN LUN zoned to both hosts' VIOS ports) moves to host2 with the LUN's
+hdisk mapped there, none left on host1 after confirm, and a revert maps it on host1 again. After each step the simulators show the partition, its client
 adapters and disk mappings only where they belong.
 """
 
@@ -18,13 +20,17 @@ import json
 import fixtures
 import oslo_messaging as messaging
 from nova.tests import fixtures as nova_fixtures
+from nova.tests.fixtures import cinder as cinder_fixture
 from oslo_messaging.rpc import client as rpc_client
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.simulator.build.san import Lun, fc_udid
+from powervm_openstack.simulator.model import fc
 from tests.compute.nova_harness.test_functional import PowerVMHarness, _AgentStandIn
 from tests.compute.nova_harness.test_live_migration import _admin, _TwoHosts
+from tests.compute.nova_harness.test_volumes import TARGETS, VIOS_PORTS
 
 BIG = {"ram": 2048, "vcpus": 4, "disk": 3}
 
@@ -168,3 +174,63 @@ class PowerVMColdMigrationLocalDiskTest(_TwoHostsResizing):
         self.assertEqual("running", self._on(self.pvm, server).state)
         self.assertEqual(before, self._names(self.pvm2))
         self.assertIn("not shared storage", self._action_detail(server))
+
+
+class PowerVMColdMigrationBootFromVolumeTest(_TwoHostsResizing):
+    disk_driver = "localdisk"  # the boot disk is the volume: the move needs no shared pool
+
+    def _boot_from_fc_volume(self) -> tuple[dict, str]:
+        """A server on host ``compute`` booted from a SAN LUN that both hosts' VIOS ports see."""
+        volume_id = cinder_fixture.CinderFixture.IMAGE_BACKED_VOL
+        wwpns = [w for ports in VIOS_PORTS.values() for w in ports]  # host2's VIOSes have the same ports
+        for sim in (self.sim, self.sim2):  # one array zoned to both hosts
+            fc.add_lun(sim.server.store, Lun(volume_id, 1, 2, TARGETS, wwpns))
+        self.cinder.VOLUME_CONNECTION_INFO = dict(cinder_fixture.CinderFixture.VOLUME_CONNECTION_INFO)
+        self.cinder.VOLUME_CONNECTION_INFO[volume_id] = {
+            "driver_volume_type": "fibre_channel", "data": {"target_wwn": TARGETS, "target_lun": 1}}  # fmt: skip
+        request = self._build_server(flavor_id=self.flavor_id, networks=[{"port": self._sea_port()}], host="compute")
+        request.pop("imageRef", None)
+        request["block_device_mapping_v2"] = [{"boot_index": 0, "uuid": volume_id, "source_type": "volume",
+                                               "destination_type": "volume"}]  # fmt: skip
+        return self._wait_for_state_change(self.api.post_server({"server": request}), "ACTIVE"), fc_udid(volume_id)
+
+    def _hdisks_of(self, adapter, lpar_uuid: str) -> list[str]:
+        """UDIDs of the hdisks mapped to the partition, one per VIOS mapping."""
+        vioses = pvm_vios.VIOS.get(adapter, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
+        return sorted(m.backing_storage.udid for v in vioses for m in v.scsi_mappings
+                      if m.client_lpar_href and lpar_uuid.upper() in m.client_lpar_href.upper()
+                      and isinstance(m.backing_storage, pvm_stor.PV))  # fmt: skip
+
+    def test_boot_from_volume_moves_then_confirm(self) -> None:
+        server, udid = self._boot_from_fc_volume()
+        source = self._on(self.pvm, server)
+        self.assertEqual([udid, udid], self._hdisks_of(self.pvm, source.uuid))  # through both VIOSes
+        self.assertFalse([n for n in self._mapped_to(self.pvm, source.uuid) if n.startswith(("b_", "boot_"))])
+
+        server = self._migrate_server(server, host="host2")
+        self.assertEqual("host2", server["OS-EXT-SRV-ATTR:host"])
+        moved = self._on(self.pvm2, server)
+        self.assertEqual("running", moved.state)
+        self.assertEqual([udid, udid], self._hdisks_of(self.pvm2, moved.uuid))
+        self.assertEqual("not activated", self._on(self.pvm, server).state)  # kept for a revert
+        self.assertEqual([], self._hdisks_of(self.pvm, source.uuid))  # its volume disconnected here
+
+        self._confirm_resize(server)
+        self.assertIsNone(self._on(self.pvm, server))
+        self.assertEqual([], self._leftovers())  # no partition, mapping or hdisk left on host1
+        self.assertEqual("running", self._on(self.pvm2, server).state)
+        self.assertEqual([udid, udid], self._hdisks_of(self.pvm2, moved.uuid))
+
+    def test_boot_from_volume_move_then_revert(self) -> None:
+        server, udid = self._boot_from_fc_volume()
+        server = self._migrate_server(server, host="host2")
+        moved = self._on(self.pvm2, server)
+        self.assertEqual([udid, udid], self._hdisks_of(self.pvm2, moved.uuid))
+
+        server = self._revert_resize(server)
+        self.assertEqual("compute", server["OS-EXT-SRV-ATTR:host"])
+        self.assertIsNone(self._on(self.pvm2, server))
+        self.assertEqual([], self._hdisks_of(self.pvm2, moved.uuid))
+        lpar = self._on(self.pvm, server)
+        self.assertEqual("running", lpar.state)
+        self.assertEqual([udid, udid], self._hdisks_of(self.pvm, lpar.uuid))
