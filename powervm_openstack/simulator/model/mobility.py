@@ -15,7 +15,8 @@ The source refuses (the job ends COMPLETED_WITH_ERROR naming the reason) a missi
 system name, a target without ``TargetRemoteHMCIPAddress`` or one that does not answer, a partition
 that is not running (inactive migration is not modelled) or whose RMC is not active (an IBM i
 partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
-``can_lpm`` checks), and storage
+``can_lpm`` checks), SR-IOV logical ports and vNICs, bad ``VlanMappings`` and adapters whose
+network is hosted on the NovaLink without ``OVSOverride`` (``mobility_network``), and storage
 that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
 which needs the LUN's zoning on the destination, is not modelled yet). ``MigrateValidate`` stops
 there; ``Migrate`` then has the destination adopt the partition and removes it, its client adapters
@@ -37,7 +38,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources
+from powervm_openstack.simulator.model import lpar_resources, mobility_network
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -135,6 +136,7 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "vlan_override": params.get("VLANBridgeOverride") == "2",
         "proc_compat": _compat_modes(part, system),
         "ibmi": xml.text(part.element, "PartitionType") == "OS400",
+        **mobility_network.package_fields(txn, part, params, _name(part)),  # VlanMappings, OVSOverride, SR-IOV
     }
     return target, package
 
