@@ -14,6 +14,7 @@ from __future__ import annotations
 from nova.tests.functional.api import client
 from pypowervm.tasks import cna as pvm_cna
 from pypowervm.tasks import partition as pvm_par
+from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.pvm import vif_event
@@ -107,3 +108,15 @@ class PowerVMLiveMigrationNetworkTest(_TwoHosts):
         self.assertEqual("running", self._on(self.pvm, server).state)
         self.assertIsNone(self._on(self.pvm2, server))
         self.assertEqual(1, len(self._vnics(self._on(self.pvm, server))))
+
+    def test_partition_owning_an_sriov_logical_port_is_refused_by_powervm(self) -> None:
+        server = self._boot(host="compute")
+        lpar = self._on(self.pvm, server)
+        pvm_card.SRIOVEthLPort.bld(self.pvm, 1, 0, pvid=400, cfg_capacity=0.02).create(parent=lpar)  # an admin's VF
+        self.assertRaises(client.OpenStackApiException, self.admin_api.post_server_action, server["id"],
+                          {"os-migrateLive": {"host": "host2", "block_migration": "auto"}})  # fmt: skip
+        detail = self._last_action_detail(server)
+        self.assertIn("PowerVM refused the migration", detail)
+        self.assertIn("owns SR-IOV logical port", detail)
+        self.assertEqual("running", self._on(self.pvm, server).state)
+        self.assertIsNone(self._on(self.pvm2, server))
