@@ -5,8 +5,8 @@ its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected
 own ``VMwareLiveMigrateData``, see ``PowerVMLiveMigrateData``); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
 only SSP disks are shared), an instance with Cinder volumes (moving their hdisks and virtual FC
-mappings is not done yet), an SR-IOV vNIC port (``live_migration_network``), block migration, a partition that is not running or
-whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
+mappings is not done yet), an SR-IOV vNIC port (``live_migration_network``), block migration, a
+partition that is not running or whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
 (capacity, switches, VLANs, processor compatibility mode). ``pre_live_migration`` puts the SEA VLANs
 of the instance's ``pvm_sea`` ports on the destination's network bridge, because the adapters arrive
 with the partition and no plug event makes the SEA agent do it there; it records the VLANs it added

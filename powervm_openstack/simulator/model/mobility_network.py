@@ -100,7 +100,7 @@ def apply_mapping(elem: Any, cna: dict[str, Any], package: dict[str, Any]) -> No
 
 
 def bridged_vlans(txn: Transaction, package: dict[str, Any]) -> set[tuple[str | None, int]]:
-    """(switch name, VLAN) pairs that count as bridged here for the package: a SEA's, and with the override a NovaLink trunk's."""
+    """(switch name, VLAN) pairs bridged here for the package: a SEA's, with the override also a NovaLink trunk's."""
     return sea_vlans(txn) | (novalink_trunk_vlans(txn) if package.get("ovs_override") else set())
 
 
@@ -148,9 +148,10 @@ def _refuse_novalink_hosted(txn: Transaction, part: Record, name: str) -> None:
 
 def _refuse_sriov(txn: Transaction, part: Record, name: str) -> None:
     for lport in txn.find("SRIOVEthernetLogicalPort", part.uuid):
+        elem = lport.element
+        where = f"adapter {xml.text(elem, 'AdapterID', '?')} port {xml.text(elem, 'PhysicalPortID', '?')}"
         raise JobFailed(
-            f"Partition {name} owns SR-IOV logical port {xml.text(lport.element, 'LogicalPortID') or lport.uuid} "
-            f"(adapter {xml.text(lport.element, 'AdapterID', '?')} port {xml.text(lport.element, 'PhysicalPortID', '?')}) "
+            f"Partition {name} owns SR-IOV logical port {xml.text(elem, 'LogicalPortID') or lport.uuid} ({where}) "
             "directly (physical I/O); a partition with SR-IOV logical ports cannot migrate."
         )
     for vnic in txn.find("VirtualNICDedicated", part.uuid):

@@ -21,9 +21,9 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
 - a logical unit of a cluster this system's VIOSes are not nodes of.
 Shared storage is modelled by identity: two simulators whose topologies name the same SSP pool and
 cluster share its Tier UUID, and a received logical unit is recorded under this side's Tier. A
-received partition keeps its UUID, client adapters (slots, MACs) and client vSCSI slots; its
-partition id is kept when free, else the next free one; a mapped adapter arrives with the mapped VLANs; the server adapters go on the first VIOS
-of the cluster, in free slots.
+received partition keeps its UUID, client adapters (slots, MACs; a mapped adapter gets the mapped
+VLANs) and client vSCSI slots; its partition id is kept when free, else the next free one; the
+server adapters go on the first VIOS of the cluster, in free slots.
 """
 
 from __future__ import annotations
