@@ -94,6 +94,18 @@ class PowerVMLiveMigrationNetworkTest(_TwoHosts):
         self.assertEqual([src_trunk.uuid], [t.uuid for t in self._trunks(self.pvm, port)])
         self.assertEqual(src_trunk.pvid, self._client_vlan(self.pvm, server, port["mac_address"]))
 
+    def test_trunk_stays_on_the_destination_that_took_the_partition(self) -> None:
+        """host2 adopts the partition but its answer is lost: the rollback must not cut the partition's network."""
+        server, port = self._boot_ovs()
+        _admin(self.sim2, "/sim/faults", {"kind": "server_error", "method": "POST", "when": "after",
+                                          "path": "/sim/mobility/receive", "count": 1})  # fmt: skip
+
+        self._live_migrate(server, migration_expected_state="failed", host="host2")
+
+        self.assertIsNotNone(self._on(self.pvm2, server))  # what MigrateRecover would finish
+        (trunk,) = self._trunks(self.pvm2, port)
+        self.assertEqual(trunk.pvid, self._client_vlan(self.pvm2, server, port["mac_address"]))
+
     def test_sriov_vnic_port_is_refused_naming_the_port(self) -> None:
         port_id = self._direct_port()
         server = self._create_server(image_uuid=self.image_id, flavor_id=self.flavor_id,
