@@ -336,7 +336,7 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def post_live_migration_at_source(self, context: Any, instance: Any, network_info: Any) -> None:
         self.forget_instance(instance)  # its adapters left with the partition
-        lpm.cleanup_source(self, instance)  # nova calls no cleanup here for this migrate data type
+        lpm.cleanup_source(self, instance, network_info)  # nova calls no cleanup here for this migrate data type
 
     def post_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                            block_migration: bool = False, block_device_info: Any = None) -> None:  # fmt: skip
@@ -349,7 +349,7 @@ class PowerVMDriver(driver.ComputeDriver):
     def rollback_live_migration_at_destination(self, context: Any, instance: Any, network_info: Any,
                                                block_device_info: Any, destroy_disks: bool = True,
                                                migrate_data: Any = None) -> None:  # fmt: skip
-        lpm.rollback_destination(self, instance)  # the shared disks stay: the source uses them
+        lpm.rollback_destination(self, instance, network_info)  # the shared disks stay: the source uses them
 
     # -- resize and cold migration (see :mod:`.migration`) --------------------------------------
     def migrate_disk_and_power_off(self, context: Any, instance: Any, dest: str, flavor: Any, network_info: Any,

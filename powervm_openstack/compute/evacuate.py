@@ -10,10 +10,13 @@ Guarantees:
   host that comes back destroys its copy of the partition with ``destroy_disks=False`` and the LU the
   destination uses stays;
 - slots: after spawn (and after each interface attach or detach) the partition's client adapter
-  slots are kept in the instance's ``system_metadata`` (``powervm_slots``: network adapters by MAC,
-  vSCSI client adapters by storage name), which lives in nova's database, not on the failed host;
-  while rebuild-spawning, ``slot_plan`` makes the VIF drivers and vSCSI mappings ask for those slots,
-  so the guest's devices keep their names.
+  slots are kept in the instance's ``system_metadata`` (``powervm_slots``: network adapters and
+  SR-IOV vNICs by MAC, vSCSI client adapters by storage name), which lives in nova's database, not
+  on the failed host; while rebuild-spawning, ``slot_plan`` makes the VIF drivers and vSCSI mappings
+  ask for those slots, so the guest's devices keep their names. A vNIC's backing devices are chosen
+  anew on the destination (its SR-IOV ports are other ports); only its slot and MAC are kept.
+- not kept: the partition's NVRAM (nova-powervm kept it in Swift; this driver has no NVRAM store),
+  so the firmware's boot list and settings are those of a new partition.
 Simplified remote restart: pypowervm has no remote-restart job and NovaLink's REST API serves the
 partition's ``SimplifiedRemoteRestartCapable`` flag only (``powervm:srr_capability``, on by default);
 the restart on another host is an HMC/PowerVC operation. The destination therefore builds the
@@ -31,6 +34,7 @@ from typing import Any
 
 from nova.compute import task_states
 from pypowervm import exceptions as pvm_exc
+from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import virtual_io_server as pvm_vios
@@ -87,13 +91,14 @@ def record_slots(driver: Any, instance: Any, save: bool = False) -> dict[str, An
         switches = pvm_net.VSwitch.get(driver.adapter, parent_type="ManagedSystem", parent_uuid=driver.host_uuid)
         mgmt_ids = {s.switch_id for s in switches if s.name == mgmt.SWITCH}
         cnas = pvm_net.CNA.get(driver.adapter, parent_type=pvm_lpar.LPAR, parent_uuid=lpar_uuid)
+        vnics = pvm_card.VNIC.get(driver.adapter, parent_type=pvm_lpar.LPAR, parent_uuid=lpar_uuid)
         vioses = pvm_vios.VIOS.get(driver.adapter, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
     except pvm_exc.Error:
         LOG.warning("Instance %s: cannot read its client slots now; the last recorded ones stay", instance.uuid,
                     exc_info=True)  # fmt: skip
         return {}
     slots: dict[str, Any] = {"cna": {(MGMT if c.vswitch_id in mgmt_ids else _mac(c.mac)): c.slot for c in cnas},
-                             "vscsi": {}}  # fmt: skip
+                             "vnic": {_mac(v.mac): v.slot for v in vnics}, "vscsi": {}}  # fmt: skip
     for vios in vioses:
         for m in vios.scsi_mappings:
             if m.backing_storage is None or not m.client_adapter or lpar_uuid not in (m.client_lpar_href or "").upper():
@@ -126,6 +131,12 @@ def cna_slot(mac: str) -> int | None:
     """The slot planned for the network adapter with ``mac`` or ``MGMT`` (None: the next free one)."""
     plan = _PLAN.get()
     return plan["cna"].get(mac if mac == MGMT else _mac(mac)) if plan else None
+
+
+def vnic_slot(mac: str) -> int | None:
+    """The slot planned for the SR-IOV vNIC with ``mac`` (None: the next free one; records before vNICs had none)."""
+    plan = _PLAN.get()
+    return plan.get("vnic", {}).get(_mac(mac)) if plan else None
 
 
 def vscsi_slot(storage_name: str) -> int | None:

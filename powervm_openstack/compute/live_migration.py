@@ -5,13 +5,15 @@ its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected
 own ``VMwareLiveMigrateData``, see ``PowerVMLiveMigrateData``); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
 only SSP disks are shared), an instance with Cinder volumes (moving their hdisks and virtual FC
-mappings is not done yet), block migration, a partition that is not running or
-whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
+mappings is not done yet), an SR-IOV vNIC port (``live_migration_network``), block migration, a
+partition that is not running or whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
 (capacity, switches, VLANs, processor compatibility mode). ``pre_live_migration`` puts the SEA VLANs
 of the instance's ``pvm_sea`` ports on the destination's network bridge, because the adapters arrive
 with the partition and no plug event makes the SEA agent do it there; it records the VLANs it added
 (in the driver, by instance), and ``rollback_live_migration_at_destination`` removes those again unless
-a client adapter on the destination uses them by then.
+a client adapter on the destination uses them by then. The ``ovs`` VIFs get their trunks on the
+destination's NovaLink there, and the VLAN mappings the Migrate job needs travel back in the migrate
+data (``live_migration_network``).
 
 ``live_migration`` runs the ``Migrate`` job with nova's ``[libvirt] live_migration_completion_timeout``
 (seconds per GiB of the partition's memory, at least 2 GiB, as nova counts it; the disks are shared
@@ -40,6 +42,7 @@ from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute import live_migration_media as lpm_media
+from powervm_openstack.compute import live_migration_network as lpm_net
 from powervm_openstack.compute import vm
 from powervm_openstack.compute.vif import sea
 from powervm_openstack.compute.vif.base import find_cna
@@ -60,7 +63,7 @@ PowerVMLiveMigrateData = migrate_data.VMwareLiveMigrateData
 
 def _target(data: Any) -> tuple[str, str]:
     """The destination's managed system name and NovaLink REST ``host:port`` from the migrate data."""
-    return data.cluster_name, data.datastore_regex
+    return data.cluster_name, lpm_net.rest_endpoint(data)
 
 
 def register_objects() -> None:
@@ -85,7 +88,7 @@ def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLi
 
 
 def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_info: Any) -> Any:
-    """The source's check: shared storage, no Cinder volume, a running partition with RMC, then the platform's.
+    """The source's check: shared storage, no Cinder volume or vNIC, a running partition with RMC, then the platform's.
 
     :raises MigrationPreCheckError: with the reason; nothing is changed then.
     """
@@ -104,6 +107,8 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
     if not isinstance(data, PowerVMLiveMigrateData) or not data.obj_attr_is_set("datastore_regex"):
         raise nova_exc.MigrationPreCheckError(reason="The destination is not a PowerVM host.")
     dest_sys_name, dest_rest = _target(data)
+    network_info = instance.get_network_info()
+    lpm_net.refuse_unmovable(instance, network_info)  # SR-IOV vNICs
     lpar = vm.get(driver.adapter, instance)
     if lpar.state != "running":
         raise nova_exc.MigrationPreCheckError(
@@ -117,7 +122,7 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
     unloaded = lpm_media.unload(driver, instance)  # loaded optical media cannot move
     try:
         pvm_mig.migrate_lpar(lpar, dest_sys_name, validate_only=True, tgt_mgmt_svr=dest_rest,
-                             vlan_check_override=True)  # fmt: skip
+                             vlan_check_override=True, sdn_override=lpm_net.has_ovs(network_info))  # fmt: skip
     except pvm_exc.Error as err:
         if unloaded:
             lpm_media.reload(driver, instance)
@@ -142,13 +147,15 @@ def prepare_destination(driver: Any, conf: Any, instance: Any, network_info: Any
             if vlan not in present:
                 added.append(vlan)
     driver.lpm_added_vlans[instance.uuid] = added
+    lpm_net.prepare_destination(driver, conf, instance, network_info, data)  # ovs VIFs' trunks, VLAN mappings
     LOG.info("Destination %s ready for the partition: VLANs %s bridged (added %s)", driver.host_name,
              vlans or "none", added or "none")  # fmt: skip
     return data
 
 
-def rollback_destination(driver: Any, instance: Any) -> None:
-    """Remove from the destination's bridge the VLANs ``prepare_destination`` added, unless now in use here."""
+def rollback_destination(driver: Any, instance: Any, network_info: Any) -> None:
+    """Remove what ``prepare_destination`` added: the ``ovs`` trunks, and the bridge's VLANs unless now in use here."""
+    lpm_net.rollback_destination(driver, instance, network_info)
     added = driver.lpm_added_vlans.pop(instance.uuid, [])
     if not added:
         return
@@ -192,9 +199,10 @@ def finish_destination(driver: Any, context: Any, instance: Any, network_info: A
     lpm_media.rebuild(driver, context, instance, network_info)
 
 
-def cleanup_source(driver: Any, instance: Any) -> None:
-    """The partition left with its adapters; the disks are shared: only the config drive's copy goes."""
+def cleanup_source(driver: Any, instance: Any, network_info: Any) -> None:
+    """The partition left with its adapters; the disks are shared: the config drive's copy and the ovs trunks go."""
     lpm_media.drop(driver, instance)
+    lpm_net.cleanup_source(driver, instance, network_info)
 
 
 def _bridge(driver: Any) -> pvm_net.NetBridge:
@@ -219,11 +227,12 @@ def migrate(driver: Any, conf: Any, context: Any, instance: Any, dest: str, post
     if limit is None and int(conf.libvirt.live_migration_completion_timeout or 0) > 0:
         LOG.info("Instance %s: live_migration_timeout_action force_complete cannot apply to PowerVM (no post-copy, "
                  "no pause); the move runs to its end", instance.uuid)  # fmt: skip
+    mappings = lpm_net.vlan_mappings(data)  # the ovs VIFs' VLANs on the destination's NovaLink trunks
+    extra: dict[str, Any] = {"vlan_mappings": mappings, "sdn_override": True} if mappings else {}
+    if limit is not None:
+        extra["timeout"] = limit
     try:
-        if limit is None:
-            pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest)
-        else:
-            pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest, timeout=limit)
+        pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest, **extra)
     except pvm_exc.JobRequestTimedOut:
         LOG.error("Live migration of instance %s to %s exceeded live_migration_completion_timeout (%s s): aborting",
                   instance.uuid, dest, limit)  # fmt: skip

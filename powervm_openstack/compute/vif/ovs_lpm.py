@@ -3,12 +3,12 @@
 The client adapter moves with the partition; its trunk does not. Before the migration the
 destination gets a trunk per VIF (named after the port, with the OVS attributes) on a VLAN free on
 *its* ``NovaLinkVEABridge``; the MAC -> VLAN map is what the migration job needs to put each moved
-client adapter on that VLAN (``vea_vlan_mappings``). Creating the trunk first keeps the network
+client adapter on that VLAN (pypowervm's ``vlan_mappings``, ``MAC/PVID``). Creating the trunk first keeps the network
 outage short (the device is wired while the memory copies). A trunk of the same name left by a
 failed earlier migration is removed first, or the names would collide. After the migration the
 source's trunks go; after a failed one the destination's do.
 
-These hooks are ready for when the driver gains live migration; nothing calls them yet.
+``compute.live_migration_network`` calls these hooks from the driver's live migration steps.
 """
 
 from __future__ import annotations

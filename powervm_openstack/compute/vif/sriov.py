@@ -21,6 +21,7 @@ from pypowervm.wrappers import iocard as pvm_card
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 
+from powervm_openstack.compute import evacuate
 from powervm_openstack.compute.vif.base import VifDriver, find_vnic
 from powervm_openstack.network import constants as const
 from powervm_openstack.pvm.vif_event import pvm_mac
@@ -62,7 +63,8 @@ class SriovVifDriver(VifDriver):
         if existing is not None:
             return existing.href
         vlan = int(details.get("vlan") or 0)
-        vnic = pvm_card.VNIC.bld(self.adapter, pvid=vlan or None, mac_addr=pvm_mac(vif["address"]))
+        vnic = pvm_card.VNIC.bld(self.adapter, pvid=vlan or None, mac_addr=pvm_mac(vif["address"]),
+                                 slot_num=evacuate.vnic_slot(vif["address"]))  # fmt: skip
         redundancy = int(details.get(const.DETAIL_REDUNDANCY) or 1)
         try:
             system = pvm_ms.System.get(self.adapter)[0]

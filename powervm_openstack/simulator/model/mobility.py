@@ -16,7 +16,8 @@ system name, a target without ``TargetRemoteHMCIPAddress`` or one that does not 
 neither running nor not activated (a not activated one makes an inactive migration, see
 ``mobility_inactive``), a running one whose RMC is not active (an IBM i
 partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
-``can_lpm`` checks), and storage
+``can_lpm`` checks), SR-IOV logical ports and vNICs, bad ``VlanMappings`` and adapters whose
+network is hosted on the NovaLink without ``OVSOverride`` (``mobility_network``), and storage
 that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
 which needs the LUN's zoning on the destination, is not modelled yet). ``MigrateValidate`` stops
 there; ``Migrate`` then has the destination adopt the partition and removes it, its client adapters
@@ -38,7 +39,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources, mobility_inactive
+from powervm_openstack.simulator.model import lpar_resources, mobility_inactive, mobility_network
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -134,6 +135,7 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "vlan_override": params.get("VLANBridgeOverride") == "2",
         "proc_compat": mobility_inactive.compat_modes(kind, _compat_modes(part, system)),
         "ibmi": xml.text(part.element, "PartitionType") == "OS400",
+        **mobility_network.package_fields(txn, part, params, _name(part)),  # VlanMappings, OVSOverride, SR-IOV
     }
     return target, package
 

@@ -14,14 +14,16 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
   current and preferred processor compatibility modes of the logical partition must be supported by
   the destination server"; preferred ``default`` always is). The HSCL code of that refusal is not
   known here, so the message carries none;
-- an adapter whose virtual switch does not exist here, or whose VLAN no NetworkBridge here carries
-  (unless overridden; adapters on ``MGMTSWITCH``, the RMC path, need no bridge);
+- an adapter whose virtual switch does not exist here, or whose VLAN (the one ``VlanMappings``
+  gives it, else its own) no NetworkBridge here carries (unless overridden; with ``OVSOverride`` a
+  NovaLink trunk carrying it counts, see ``mobility_network``; adapters on ``MGMTSWITCH``, the RMC
+  path, need no bridge);
 - a logical unit of a cluster this system's VIOSes are not nodes of.
 Shared storage is modelled by identity: two simulators whose topologies name the same SSP pool and
 cluster share its Tier UUID, and a received logical unit is recorded under this side's Tier. A
-received partition keeps its UUID, client adapters (slots, MACs) and client vSCSI slots; its
-partition id is kept when free, else the next free one; the server adapters go on the first VIOS
-of the cluster, in free slots.
+received partition keeps its UUID, client adapters (slots, MACs; a mapped adapter gets the mapped
+VLANs) and client vSCSI slots; its partition id is kept when free, else the next free one; the
+server adapters go on the first VIOS of the cluster, in free slots.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import lpar_resources, mobility_inactive
+from powervm_openstack.simulator.model import lpar_resources, mobility_inactive, mobility_network
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -60,9 +62,9 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
     if package.get("ibmi") and xml.text(system.element, caps) != "true":
         reasons.append(f"IBM i partition {name} cannot move to {own}: it is not IBM i mobility capable.")
     switches = {xml.text(s.element, "SwitchName"): s for s in txn.find("VirtualSwitch")}
-    bridged = _bridged_vlans(txn)
+    bridged = mobility_network.bridged_vlans(txn, package)
     for cna in package.get("adapters", []):
-        switch, pvid = cna["switch"], int(xml.text(xml.parse(cna["xml"]), "PortVLANID", "0") or 0)
+        switch, pvid = cna["switch"], mobility_network.target_vlans(cna, package)[0]
         if switch not in switches:
             reasons.append(f"Virtual switch {switch} of adapter {cna['mac']} does not exist on {own}.")
         elif switch != MGMT_SWITCH and not package.get("vlan_override") and (switch, pvid) not in bridged:
@@ -127,18 +129,6 @@ def _compat(system: Record, modes: dict[str, str], name: str, own: str) -> list[
     ]
 
 
-def _bridged_vlans(txn: Transaction) -> set[tuple[str, int]]:
-    """(switch name, VLAN) pairs some NetworkBridge's trunks carry."""
-    names = {xml.text(s.element, "SwitchID"): xml.text(s.element, "SwitchName") for s in txn.find("VirtualSwitch")}
-    pairs = set()
-    for bridge in txn.find("NetworkBridge"):
-        for trunk in bridge.element.iter(xml.q("TrunkAdapter")):
-            switch = names.get(xml.text(trunk, "VirtualSwitchID"))
-            vlans = [int(xml.text(trunk, "PortVLANID", "0") or 0)] + xml.vlan_list(xml.text(trunk, "TaggedVLANIDs"))
-            pairs.update((switch, v) for v in vlans)
-    return pairs
-
-
 def _cluster_vios(txn: Transaction, cluster_name: str) -> Record | None:
     for cluster in txn.find("Cluster"):
         if xml.text(cluster.element, "ClusterName") != cluster_name:
@@ -161,6 +151,7 @@ def _free_id(txn: Transaction, wanted: int) -> int:
 def _adapter(cna: dict[str, Any], package: dict[str, Any], system: Record, switch: Record, lpar_id: int,
              part_uuid: str) -> Record:  # fmt: skip
     elem = _doc(cna["xml"], package, system)
+    mobility_network.apply_mapping(elem, cna, package)
     xml.set_text(elem, "VirtualSwitchID", xml.text(switch.element, "SwitchID"))
     xml.set_text(elem, "LocalPartitionID", lpar_id)
     link = xml.find(elem, "AssociatedVirtualSwitch")

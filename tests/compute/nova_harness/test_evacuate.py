@@ -9,7 +9,9 @@ network adapter by MAC, the RMC adapter, the vSCSI client adapters of the boot L
 ``compute`` starts again, nova destroys its copy of the evacuated partition without the disk
 (``destroy_disks=False``, the storage is shared): the partition is gone from the first simulator
 and the LU is still there and mapped on host2. Deleting the server on host2 then removes the LU
-from the pool on both simulators.
+from the pool on both simulators. A server with an SR-IOV vNIC port (booted with a network adapter
+before it, which is then detached) keeps the vNIC's slot and MAC on host2, where the vNIC is built
+on host2's own SR-IOV ports.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ import json
 import urllib.request
 
 from nova.virt import node as nova_node
+from pypowervm.wrappers import iocard as pvm_card
+from pypowervm.wrappers import logical_partition as pvm_lpar
+from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.network import sriov_ports
 from tests.compute.nova_harness.base import Simulator
 from tests.compute.nova_harness.test_live_migration import _TwoHosts
 
@@ -96,3 +102,33 @@ class PowerVMEvacuateSspTest(_TwoHosts):
         self._wait_until_deleted(server)
         self.assertNotIn(boot, self._lus(self.pvm2))
         self.assertNotIn(boot, self._lus(self.pvm))
+
+    def test_evacuate_keeps_the_vnic_slot(self) -> None:
+        port_a, direct = self._sea_port(), self._direct_port()
+        server = self._create_server(image_uuid=self.image_id, flavor_id=self.flavor_id,
+                                     networks=[{"port": port_a}, {"port": direct}], host="compute")  # fmt: skip
+        lpar = self._on(self.pvm, server)
+        freed = {c.mac: c.slot for c in pvm_net.CNA.get(self.pvm, parent=lpar)}
+        self._detach_interface(server, port_a)
+        ((mac, slot),) = self._vnic_slots(self.pvm, lpar).items()
+        self.assertLess(min(s for m, s in freed.items() if m not in self._cna_macs(self.pvm, lpar)), slot)
+
+        self.compute.stop()
+        service = self.admin_api.get_services(host="compute", binary="nova-compute")[0]
+        self.admin_api.put_service(service["id"], {"forced_down": True})
+        # what neutron's pvm_sriov mechanism driver binds the port to on host2: host2's physical ports
+        system2 = pvm_ms.System.get(self.pvm2)[0]
+        details = self.neutron._ports[direct]["binding:vif_details"]
+        details["physical_ports"] = [p.location_code for p in sriov_ports.read_ports(system2) if p.physnet == "default"]
+        server = self._evacuate_server(server, expected_host="host2", expected_state="SHUTOFF")
+
+        moved = self._on(self.pvm2, server)
+        self.assertEqual({mac: slot}, self._vnic_slots(self.pvm2, moved))  # not the free slot port A left
+        (vnic,) = pvm_card.VNIC.get(self.pvm2, parent_type=pvm_lpar.LPAR, parent_uuid=moved.uuid)
+        self.assertTrue(vnic.back_devs)  # built on host2's SR-IOV ports
+
+    def _vnic_slots(self, adapter, lpar) -> dict[str, int]:
+        return {v.mac: v.slot for v in pvm_card.VNIC.get(adapter, parent_type=pvm_lpar.LPAR, parent_uuid=lpar.uuid)}
+
+    def _cna_macs(self, adapter, lpar) -> set[str]:
+        return {c.mac for c in pvm_net.CNA.get(adapter, parent=lpar)}
