@@ -61,7 +61,9 @@ class PowerVMDriver(driver.ComputeDriver):
             "supports_attach_interface": True,
             "supports_image_type_raw": True,
             "supports_extend_volume": True,
-            "supports_migrate_to_same_host": True,
+            # A cold migration (same flavor) to its own managed system would move nothing; nova then
+            # always picks another host. Resizing in place is nova's allow_resize_to_same_host.
+            "supports_migrate_to_same_host": False,
             "supports_evacuate": True,  # SSP: the destination reuses the LU and the slots (see .evacuate)
         }
         self.adapter: Any = None

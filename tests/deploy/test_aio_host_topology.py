@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from powervm_openstack.deploy.aio import hosts
+from powervm_openstack.deploy.processes import SimulatorProcess
 from powervm_openstack.simulator.topology import loader
 
 
@@ -40,3 +42,18 @@ def test_bad_host_count_is_one_line_and_exit_2(value: str, tmp_path: Path) -> No
     assert not (tmp_path / "current.json").exists()
     with pytest.raises(ValueError, match="from 1 to 8"):
         hosts.check_count(value)
+
+
+def test_shared_storage_hosts_are_linked_as_one_ssp_cluster_both_ways(tmp_path: Path) -> None:
+    """``link_ssp_peers`` makes each simulator a peer of every other: each lists all the others (``GET /sim/ssp/peers``)."""
+    sims = [SimulatorProcess(tmp_path / f"h{i}", name="powervm-sim").start() for i in (1, 2, 3)]
+    try:
+        urls = [sim.url for sim in sims]
+        links = hosts.link_ssp_peers(urls)
+        assert len(links) == 6  # every ordered pair once
+        for url in urls:
+            peers = requests.get(f"{url}/sim/ssp/peers", timeout=30).json()["peers"]
+            assert peers == sorted(u for u in urls if u != url)
+    finally:
+        for sim in sims:
+            sim.stop()

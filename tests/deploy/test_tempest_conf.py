@@ -54,7 +54,7 @@ def test_conf_has_the_cloud_and_the_driver_features(tmp_path: Path) -> None:
     assert conf["network-feature-enabled"]["port_security"] == "true"
 
 
-def test_live_migration_is_on_for_two_hosts_on_shared_storage(tmp_path: Path) -> None:
+def test_migrations_are_on_for_two_hosts_on_shared_storage(tmp_path: Path) -> None:
     def features(nodes: int, disk_driver: str) -> configparser.SectionProxy:
         sections = tempest.tempest_conf("http://127.0.0.1:1/v3", RESOURCES, [], tmp_path, compute_nodes=nodes,
                                         disk_driver=disk_driver)  # fmt: skip
@@ -65,10 +65,19 @@ def test_live_migration_is_on_for_two_hosts_on_shared_storage(tmp_path: Path) ->
 
     shared = features(2, "ssp")
     assert shared["live_migration"] == shared["live_migrate_back_and_forth"] == "true"
-    assert shared["block_migration_for_live_migration"] == "false"  # PowerVM copies no disks
-    assert shared["cold_migration"] == shared["resize"] == "false"
-    assert features(2, "localdisk")["live_migration"] == "false"  # a local volume group is not shared
-    assert features(1, "ssp")["live_migration"] == "false"
+    assert shared["cold_migration"] == shared["resize"] == "true"  # to the other host, on the shared SSP
+    # on only so that tempest 47 runs its 'auto' live migration; the list leaves out what asks for True
+    assert shared["block_migration_for_live_migration"] == "true"
+    for nodes, disk_driver in ((2, "localdisk"), (1, "ssp")):  # a local volume group is not shared; one host
+        off = features(nodes, disk_driver)
+        assert [off[f] for f in tempest.MIGRATION_FEATURES] == ["false"] * len(tempest.MIGRATION_FEATURES)
+
+
+def test_the_migration_list_asks_no_block_migration() -> None:
+    """LiveMigrationTest (block_migration=True with the flag on) stays out of the migration list."""
+    lines = [line for line in tempest.MIGRATION.read_text().splitlines() if line and not line.startswith("#")]
+    assert not [line for line in lines if "LiveMigrationTest" in line and "Negative" not in line], lines
+    assert any("LiveAutoBlockMigrationV225Test" in line for line in lines), lines
 
 
 def test_the_cloud_disk_driver_comes_from_nova_powervm_conf(tmp_path: Path) -> None:

@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--hosts", default="1", help=f"simulated NovaLink hosts, 1 to {MAX_HOSTS} (default 1)")
         p.add_argument("--ovs", action="store_true", help="add Open vSwitch and its neutron agent (root; docs/ovs.md)")
         p.add_argument("--shared-storage", action="store_true",
-                       help="boot disks in the hosts' shared SSP (disk_driver ssp): servers can live-migrate")  # fmt: skip
+                       help="boot disks in the hosts' shared SSP (disk_driver ssp, simulators linked as one cluster): "
+                            "servers can live-migrate, cold-migrate and resize between the hosts")  # fmt: skip
     sub.add_parser("status", help="service, port, PID and log of each process")
     sub.add_parser("down", help="stop everything, drop the databases and the vhost")
     p = sub.add_parser("tempest", help="run tempest against the cloud that is up and print the counts")

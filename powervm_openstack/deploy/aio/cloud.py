@@ -22,7 +22,7 @@ from powervm_openstack.deploy.aio import catalog, compute, identity, image, netw
 from powervm_openstack.deploy.aio import ovs as aio_ovs
 from powervm_openstack.deploy.aio import telemetry as telemetry_mod
 from powervm_openstack.deploy.aio.base import Proc
-from powervm_openstack.deploy.aio.hosts import HOST_NAME, NovaLinkHost, check_count
+from powervm_openstack.deploy.aio.hosts import HOST_NAME, NovaLinkHost, check_count, link_ssp_peers
 from powervm_openstack.deploy.child import ServiceStartError, stop_children
 from powervm_openstack.deploy.services import ServiceRun
 from powervm_openstack.simulator.topology import loader as topology_loader
@@ -54,8 +54,9 @@ class Cloud:
                  telemetry: bool = False, ovs: bool = False, shared_storage: bool = False) -> None:  # fmt: skip
         """``hosts``: how many NovaLink hosts (1 to :data:`~.hosts.MAX_HOSTS`; ValueError naming the value else).
 
-        ``shared_storage``: boot disks in the SSP every host's VIOSes share (``disk_driver = ssp``), so
-        servers can live-migrate between the hosts; else localdisk on each host's ``datavg``.
+        ``shared_storage``: boot disks in the SSP every host's VIOSes share (``disk_driver = ssp``, the
+        simulators linked as one cluster: :func:`~.hosts.link_ssp_peers`), so servers can live-migrate,
+        cold-migrate and resize between the hosts; else localdisk on each host's ``datavg``.
         """
         count = check_count(hosts)
         self.run = ServiceRun(Path(work_root).resolve())
@@ -114,6 +115,8 @@ class Cloud:
             )
             self.endpoints["novalink" if host.index == 1 else f"novalink-{host.index}"] = host.sim.url
         self.sim, self.topology = self.hosts[0].sim, self.hosts[0].topology
+        if self.shared_storage and len(self.hosts) > 1:  # one SSP cluster seen from every host
+            self._step("SSP cluster links", lambda: link_ssp_peers([h.sim.url for h in self.hosts]))
         transport_vhost, transport_url = self.run.create_vhost("aio")
         self._step("keystone", lambda: self._keystone())
         self._step("glance", lambda: self._wsgi("glance", "image", image.start, self.run.create_database("glance")))

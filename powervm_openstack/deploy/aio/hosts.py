@@ -5,6 +5,12 @@ Host 1 is ``novalink-aio``, its files where a single-host cloud has always had t
 with another serial number (so another machine type-model-serial, system name, NovaLink partition
 name, enclosure and IP addresses), so nova sees a distinct hypervisor and every PowerVM UUID on it
 (derived from the serial) differs from host 1's, as on two real POWER servers.
+
+Every host's topology names the same SSP (``ssp1`` of ``cluster1``); on real hosts whose VIOSes
+are nodes of one cluster each sees every logical unit. Each simulator keeps its own store, so
+:func:`link_ssp_peers` links the simulators both ways (``POST /sim/ssp/peers``, see the simulator's
+``model/ssp_cluster.py``) for a cloud on shared storage: a boot disk made on one host can then be
+mapped on another (cold migration and resize across hosts).
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import requests
 import yaml
 
 from powervm_openstack.deploy.aio import compute, network
@@ -72,6 +79,18 @@ def _distinct_system(data: dict[str, Any], serial: str, index: int) -> None:
             octets = str(part[key]).split(".")
             octets[2] = str((int(octets[2]) + index - 1) % 256)
             part[key] = ".".join(octets)
+
+
+def link_ssp_peers(urls: list[str]) -> list[tuple[str, str]]:
+    """Make every simulator at ``urls`` a peer of every other (both ways); return the links made.
+
+    :raises requests.HTTPError: a simulator refused a link (its reply names the bad URL).
+    """
+    links = [(here, there) for here in urls for there in urls if here != there]
+    for here, there in links:
+        reply = requests.post(f"{here}/sim/ssp/peers", json={"url": there}, timeout=30)
+        reply.raise_for_status()
+    return links
 
 
 class NovaLinkHost:

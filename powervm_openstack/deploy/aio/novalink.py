@@ -18,6 +18,7 @@ from pypowervm.wrappers import iocard as pvm_iocard
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
+from pypowervm.wrappers import storage as pvm_stor
 
 from powervm_openstack.compute import pci
 from powervm_openstack.deploy.processes import SIM_PASSWORD, SIM_USER
@@ -53,6 +54,18 @@ def partition_state(url: str, server_id: str) -> str | None:
 def _lpar(adapter: pvm_adapter.Adapter, server_id: str) -> pvm_lpar.LPAR | None:
     wanted = pvm_uuid.convert_uuid_to_pvm(server_id).upper()
     return next((lpar for lpar in pvm_lpar.LPAR.get(adapter) if lpar.uuid.upper() == wanted), None)
+
+
+def server_leftovers(url: str) -> list[str]:
+    """The host's client partitions (NovaLink's own excluded) and SSP boot disks (``boot_*``), by kind and name.
+
+    A cloud whose servers are all deleted keeps none: each names what a delete or a move left behind.
+    """
+    with session(url) as adapter:
+        found = [f"partition {lpar.name}" for lpar in pvm_lpar.LPAR.get(adapter) if not lpar.is_mgmt_partition]
+        for ssp in pvm_stor.SSP.get(adapter):
+            found += [f"logical unit {lu.name}" for lu in ssp.logical_units if lu.name.startswith("boot_")]
+    return found
 
 
 def sriov_physical_networks(url: str) -> list[str]:
