@@ -16,10 +16,11 @@ system name, a target without ``TargetRemoteHMCIPAddress`` or one that does not 
 that is not running (inactive migration is not modelled) or whose RMC is not active (an IBM i
 partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
 ``can_lpm`` checks), and storage
-that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
-which needs the LUN's zoning on the destination, is not modelled yet). ``MigrateValidate`` stops
-there; ``Migrate`` then has the destination adopt the partition and removes it, its client adapters
-and its vSCSI mappings here, giving its memory and processing units back. Both stores log the
+that is not shared: virtual disks of a volume group and optical media (SAN hdisks and virtual FC
+adapters move: ``model.mobility_storage``, which also reads ``VirtualSCSIMappings`` and
+``VirtualFCMappings``). ``MigrateValidate`` stops there; ``Migrate`` then has the destination adopt
+the partition and removes it, its client adapters and its vSCSI and vFC mappings here (not the
+hdisks: they stay discovered), giving its memory and processing units back. Both stores log the
 changes, so both event feeds see them. The job's results carry ``DowntimeMilliseconds``, the
 simulator's model of the switch-over pause: 150 ms plus 1 ms per 64 MB of memory; the last move is
 also kept per side (``GET /sim/mobility``). ``MigrateAbort`` cancels a ``Migrate`` still running
@@ -37,7 +38,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources
+from powervm_openstack.simulator.model import lpar_resources, mobility_storage
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -135,6 +136,7 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "vlan_override": params.get("VLANBridgeOverride") == "2",
         "proc_compat": _compat_modes(part, system),
         "ibmi": xml.text(part.element, "PartitionType") == "OS400",
+        **mobility_storage.package(txn, part, params, _mappings(txn, part)),
     }
     return target, package
 
@@ -184,11 +186,13 @@ def _storage(txn: Transaction, part: Record) -> list[dict[str, str]]:
             continue
         dev, kind = holder[0], xml.local(holder[0])
         vname = xml.text(vios.element, "PartitionName")
+        if kind == "PhysicalVolume":
+            continue  # a SAN hdisk: model.mobility_storage
         if kind != "LogicalUnit":
             label = xml.text(dev, "DiskName") or xml.text(dev, "MediaName") or xml.text(dev, "VolumeName") or "?"
             raise JobFailed(
                 f"Partition {_name(part)} uses {kind} {label} of VIOS {vname}, which is not on shared storage; "
-                "only Shared Storage Pool logical units can move."
+                "only Shared Storage Pool logical units and SAN hdisks can move."
             )
         items.append(_lu_item(txn, mapping, xml.text(dev, "UniqueDeviceID", "")))
     return items
@@ -229,6 +233,7 @@ def _remove_here(txn: Transaction, part: Record) -> None:
         touched[vios.uuid] = vios
     for vios in touched.values():
         txn.put(vios, detail="VirtualSCSIMappings")
+    mobility_storage.remove_vfc_here(txn, part)
     for cna in txn.find("ClientNetworkAdapter", part.uuid):
         txn.delete(cna)
     system = lpar_resources.managed_system(txn)

@@ -16,7 +16,8 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
   known here, so the message carries none;
 - an adapter whose virtual switch does not exist here, or whose VLAN no NetworkBridge here carries
   (unless overridden; adapters on ``MGMTSWITCH``, the RMC path, need no bridge);
-- a logical unit of a cluster this system's VIOSes are not nodes of.
+- a logical unit of a cluster this system's VIOSes are not nodes of;
+- SAN hdisks and virtual FC adapters this system cannot serve (``model.mobility_storage``).
 Shared storage is modelled by identity: two simulators whose topologies name the same SSP pool and
 cluster share its Tier UUID, and a received logical unit is recorded under this side's Tier. A
 received partition keeps its UUID, client adapters (slots, MACs) and client vSCSI slots; its
@@ -31,7 +32,7 @@ from typing import Any
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import lpar_resources
+from powervm_openstack.simulator.model import lpar_resources, mobility_storage
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -72,7 +73,14 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
             reasons.append(
                 f"Logical unit {item['udid']} is in cluster {item['cluster']}, which no VIOS of {own} is in."
             )
+    reasons += mobility_storage.validate(txn, package, own, _lu_vios(txn, package))
     return reasons
+
+
+def _lu_vios(txn: Transaction, package: dict[str, Any]) -> Record | None:
+    """The VIOS the package's logical units are mapped on here (the first node of their cluster)."""
+    clusters = [item["cluster"] for item in package.get("storage", [])]
+    return _cluster_vios(txn, clusters[0]) if clusters else None
 
 
 def receive(txn: Transaction, package: dict[str, Any]) -> Record:
@@ -95,6 +103,9 @@ def receive(txn: Transaction, package: dict[str, Any]) -> Record:
         txn.put(_adapter(cna, package, system, switches[cna["switch"]], lpar_id, uuid))
     for item in package.get("storage", []):
         _map(txn, system, item, package, lpar_id)
+    lu_vios = _lu_vios(txn, package)
+    mobility_storage.receive(txn, package, xml.text(system.element, "SystemName", ""), lu_vios, lpar_id,
+                             lambda text: _doc(text, package, system))  # fmt: skip
     return part
 
 
@@ -180,12 +191,14 @@ def _map(txn: Transaction, system: Record, item: dict[str, Any], package: dict[s
         )
     mapping = _doc(item["mapping"], package, system)
     vios_id = xml.text(vios.element, "PartitionID")
-    used = {int(xml.text(m, "ServerAdapter/VirtualSlotNumber", "0") or 0)
-            for m in xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping")}  # fmt: skip
+    maps = xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping")
+    used = {int(xml.text(m, "ServerAdapter/VirtualSlotNumber", "0") or 0) for m in maps}
+    # another device of the same client adapter arrived already: it shares that server adapter
+    same = mobility_storage.server_slot_of(maps, lpar_id, xml.text(mapping, "ClientAdapter/VirtualSlotNumber"))
     for path, value in (
         ("ServerAdapter/LocalPartitionID", vios_id),
         ("ServerAdapter/RemoteLogicalPartitionID", lpar_id),
-        ("ServerAdapter/VirtualSlotNumber", next(s for s in range(10, 2000) if s not in used)),
+        ("ServerAdapter/VirtualSlotNumber", same or next(s for s in range(10, 2000) if s not in used)),
         ("ClientAdapter/LocalPartitionID", lpar_id),
         ("ClientAdapter/RemoteLogicalPartitionID", vios_id),
     ):
