@@ -111,14 +111,16 @@ def test_fc_hdisk_moves_only_where_the_destination_has_discovered_it(hosts):
         migration.migrate_lpar(lpar, DEST_SYSTEM, validate_only=True, tgt_mgmt_svr=hosts.target)
     _set_reserve_policy(hosts.dst_sim, "vios2", udid, "NoReserve")
     with pytest.raises(pvm_exc.JobRequestFailed, match="VirtualSCSIMappings .* is not slot/vios-name/vios-id"):
-        hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}/vios2/3"])  # name and id both given
+        hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}//vios2"])  # an id that is not a number
+    with pytest.raises(pvm_exc.JobRequestFailed, match="no VIOS vios2/2 on"):
+        hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}/vios2/2"])  # vios2 has id 3: the two disagree
     with pytest.raises(pvm_exc.JobRequestFailed, match="slot 99 is no virtual SCSI client adapter"):
         hosts.migrate(lpar, virtual_scsi_mappings=["99/vios2/"])
     with pytest.raises(pvm_exc.JobRequestFailed, match="vios1: hdisk with UDID .* not discovered"):
         hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}/vios1/"])  # vios1 there has no such hdisk
     assert "web-01" not in hosts.names(hosts.dst)
 
-    hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}/vios2//40"])
+    hosts.migrate(lpar, virtual_scsi_mappings=[f"{slot}/vios2/3/40"])
 
     moved = _client_maps(hosts.dst, lpar.uuid)
     assert [(m.backing_storage.udid, m.backing_storage.name, m.server_adapter.vios_slot_num,

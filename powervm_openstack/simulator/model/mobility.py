@@ -194,7 +194,7 @@ def _storage(txn: Transaction, part: Record) -> list[dict[str, str]]:
                 f"Partition {_name(part)} uses {kind} {label} of VIOS {vname}, which is not on shared storage; "
                 "only Shared Storage Pool logical units and SAN hdisks can move."
             )
-        items.append(_lu_item(txn, mapping, xml.text(dev, "UniqueDeviceID", "")))
+        items.append({**_lu_item(txn, mapping, xml.text(dev, "UniqueDeviceID", "")), "vios": vname})
     return items
 
 

@@ -5,7 +5,8 @@ mappings of SAN hdisks, with the UDID, the source VIOS and the client slot) and 
 virtual FC mapping with its client WWPN pair, which of the two is logged in here and the SAN LUNs
 masked to that one: the partition's NPIV disks), plus the job parameters ``VirtualSCSIMappings``
 and ``VirtualFCMappings`` (formats of pypowervm ``tasks.migration``: ``slot/vios-name/vios-id
-[/vios-slot]`` and ``slot/vios-name/vios-id[/vios-slot[/fc-port]]``, one of name and id) parsed.
+[/vios-slot]`` and ``slot/vios-name/vios-id[/vios-slot[/fc-port]]``; name, id or both, as
+pypowervm's ``vfc_mapper.build_migration_mappings`` gives both, then they must name one VIOS) parsed.
 The source refuses, naming the value: a malformed mapping, a slot that is no virtual SCSI / FC
 client adapter of the partition, an hdisk no SAN LUN or iSCSI target backs (a local disk), and an
 hdisk whose reserve policy is not ``NoReserve`` (IBM: "the reserve_policy of the physical volume
@@ -17,7 +18,8 @@ The destination (``model.mobility_target``) places each client adapter on one VI
   discovered (a PhysicalVolume with the same UDID: LUARecovery / ISCSIDiscovery ran there), is
   still reachable (masked in this side's SAN to one of the VIOS's FC ports, or the iSCSI target
   lists the VIOS) and has reserve policy ``NoReserve``. An adapter that also carries SSP logical
-  units goes to the VIOS that ``mobility_target`` maps those on (the cluster's first node);
+  units goes to the VIOS that ``mobility_target`` maps those on (the cluster node named as the
+  source VIOS, else its first);
 - vFC: on the VIOS the mapping names (else any, the source VIOS's name first) a physical FC port
   (the one named, else the one with most free NPIV ports) with a free NPIV port; and every LUN
   of the adapter must be masked in this side's SAN to the pair's *other* WWPN, the one the
@@ -60,7 +62,8 @@ def package(txn: Transaction, part: Record, params: dict[str, str], mappings: li
     return {
         "hdisks": hdisks,
         "vfc": vfcs,
-        "lu_slots": sorted({_client_slot(m) for _, m in mappings if xml.local(_dev(m)) == "LogicalUnit"}),
+        "lu_slots": sorted({(_client_slot(m), xml.text(v.element, "PartitionName"))
+                            for v, m in mappings if xml.local(_dev(m)) == "LogicalUnit"}),
         "vscsi_targets": _specs(params.get("VirtualSCSIMappings", ""), "VirtualSCSIMappings", 4, scsi_slots, part),
         "vfc_targets": _specs(params.get("VirtualFCMappings", ""), "VirtualFCMappings", 5,
                               {v["slot"] for v in vfcs}, part),
@@ -118,9 +121,10 @@ def _specs(raw: str, param: str, most: int, slots: set[int], part: Record) -> di
         parts = text.split("/")
         fields = (parts + ["", ""])[:5]
         slot, name, vid, vslot, port = fields
-        ok = 3 <= len(parts) <= most and slot.isdigit() and bool(name) != bool(vid)
+        # pypowervm's own build_migration_mappings gives both name and id, which must then agree
+        ok = 3 <= len(parts) <= most and slot.isdigit() and bool(name or vid)
         if not ok or (vid and not vid.isdigit()) or (vslot and not vslot.isdigit()):
-            raise JobFailed(f"{param} {text!r} is not {shape} (one of vios-name and vios-id).")
+            raise JobFailed(f"{param} {text!r} is not {shape} (vios-name, vios-id or both).")
         if int(slot) not in slots:
             kind = "virtual SCSI" if most == 4 else "virtual FC"
             raise JobFailed(f"{param} {text!r}: slot {slot} is no {kind} client adapter of partition {_name(part)} "
@@ -143,12 +147,12 @@ def remove_vfc_here(txn: Transaction, part: Record) -> None:
 
 
 # -- destination side ----------------------------------------------------------------------
-def validate(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Record | None) -> list[str]:
+def validate(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any) -> list[str]:
     """Why this system cannot take the package's SAN storage (empty when it can)."""
     return _plan(txn, pkg, own, lu_vios)[0]
 
 
-def receive(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Record | None, lpar_id: int,
+def receive(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any, lpar_id: int,
             doc: Any) -> None:  # fmt: skip
     """Build the package's hdisk and vFC mappings here (after the partition and its LU mappings)."""
     reasons, scsi, fcs = _plan(txn, pkg, own, lu_vios)
@@ -178,7 +182,8 @@ def server_slot_of(maps: list[Any], lpar_id: int, client_slot: str | None) -> in
     return 0
 
 
-def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Record | None) -> tuple[list[str], dict, dict]:
+def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any) -> tuple[list[str], dict, dict]:
+    """Reasons, and the VIOS and slot of each adapter; ``lu_vios(source VIOS name)``: where its LUs go here."""
     vioses = list(txn.find("VirtualIOServer"))
     reasons: list[str] = []
     taken: dict[str, set[int]] = {v.uuid: vscsi._server_slots(txn, v) for v in vioses}
@@ -188,7 +193,8 @@ def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Record | Non
         groups.setdefault((item["vios"], item["slot"]), []).append(item)
     for (src_vios, slot), items in groups.items():
         spec = pkg.get("vscsi_targets", {}).get(str(slot))
-        choice = _place_scsi(txn, vioses, items, spec, src_vios, own, slot in pkg.get("lu_slots", []), lu_vios,
+        with_lu = [slot, src_vios] in pkg.get("lu_slots", [])  # JSON made the (slot, VIOS) pairs lists
+        choice = _place_scsi(txn, vioses, items, spec, src_vios, own, with_lu, lu_vios(src_vios),
                              {v for v, _ in scsi.values()}, reasons)  # fmt: skip
         if choice is not None:
             scsi[(src_vios, slot)] = (choice.uuid, _server_slot(choice, spec, taken, reasons))
@@ -206,8 +212,8 @@ def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Record | Non
 
 
 def _named(vioses: list[Record], spec: dict[str, str]) -> Record | None:
-    return next((v for v in vioses if (spec["name"] and xml.text(v.element, "PartitionName") == spec["name"])
-                 or (spec["id"] and xml.text(v.element, "PartitionID") == spec["id"])), None)  # fmt: skip
+    return next((v for v in vioses if spec["name"] in ("", xml.text(v.element, "PartitionName"))
+                 and spec["id"] in ("", xml.text(v.element, "PartitionID"))), None)  # fmt: skip
 
 
 def _ordered(vioses: list[Record], src_vios: str, busy: set[str]) -> list[Record]:
@@ -222,7 +228,7 @@ def _place_scsi(txn: Transaction, vioses: list[Record], items: list[dict], spec:
     if spec is not None:
         candidates = [v for v in [_named(vioses, spec)] if v is not None]
         if not candidates:
-            reasons.append(f"VirtualSCSIMappings {spec['raw']}: no VIOS {spec['name'] or spec['id']} on {own}.")
+            reasons.append(f"VirtualSCSIMappings {spec['raw']}: no VIOS {spec['name']}/{spec['id']} on {own}.")
             return None
     else:
         candidates = _ordered(vioses, src_vios, busy)
@@ -295,7 +301,7 @@ def _place_vfc(txn: Transaction, vioses: list[Record], item: dict, spec: dict | 
     if spec is not None:
         candidates = [v for v in [_named(vioses, spec)] if v is not None]
         if not candidates:
-            reasons.append(f"VirtualFCMappings {spec['raw']}: no VIOS {spec['name'] or spec['id']} on {own}.")
+            reasons.append(f"VirtualFCMappings {spec['raw']}: no VIOS {spec['name']}/{spec['id']} on {own}.")
             return None
     for vios in candidates:
         ports = [p for p in xml.findall(vios.element, fc.PFC_PORTS)

@@ -21,8 +21,8 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
 Shared storage is modelled by identity: two simulators whose topologies name the same SSP pool and
 cluster share its Tier UUID, and a received logical unit is recorded under this side's Tier. A
 received partition keeps its UUID, client adapters (slots, MACs) and client vSCSI slots; its
-partition id is kept when free, else the next free one; the server adapters go on the first VIOS
-of the cluster, in free slots.
+partition id is kept when free, else the next free one; the server adapters go on the VIOS of
+the cluster named as the source's (else its first), in free slots.
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
     return reasons
 
 
-def _lu_vios(txn: Transaction, package: dict[str, Any]) -> Record | None:
-    """The VIOS the package's logical units are mapped on here (the first node of their cluster)."""
+def _lu_vios(txn: Transaction, package: dict[str, Any]) -> Any:
+    """``source VIOS name -> the VIOS here its logical units go to`` (see ``_map``)."""
     clusters = [item["cluster"] for item in package.get("storage", [])]
-    return _cluster_vios(txn, clusters[0]) if clusters else None
+    return lambda source: _cluster_vios(txn, clusters[0], prefer=source) if clusters else None
 
 
 def receive(txn: Transaction, package: dict[str, Any]) -> Record:
@@ -149,15 +149,17 @@ def _bridged_vlans(txn: Transaction) -> set[tuple[str, int]]:
     return pairs
 
 
-def _cluster_vios(txn: Transaction, cluster_name: str) -> Record | None:
+def _cluster_vios(txn: Transaction, cluster_name: str, prefer: str | None = None) -> Record | None:
+    """A VIOS here that is a node of the cluster: the one named ``prefer`` if it is one, else the first."""
+    nodes = []
     for cluster in txn.find("Cluster"):
         if xml.text(cluster.element, "ClusterName") != cluster_name:
             continue
         for node in cluster.element.iter(xml.q("VirtualIOServer")):
             vios = txn.get("VirtualIOServer", (node.get("href") or "").rstrip("/").rsplit("/", 1)[-1])
             if vios is not None:
-                return vios
-    return None
+                nodes.append(vios)
+    return next((v for v in nodes if xml.text(v.element, "PartitionName") == prefer), nodes[0] if nodes else None)
 
 
 def _free_id(txn: Transaction, wanted: int) -> int:
@@ -182,8 +184,8 @@ def _adapter(cna: dict[str, Any], package: dict[str, Any], system: Record, switc
 
 
 def _map(txn: Transaction, system: Record, item: dict[str, Any], package: dict[str, Any], lpar_id: int) -> None:
-    """Record the logical unit on this side's Tier and map it from the cluster's first VIOS."""
-    vios = _cluster_vios(txn, item["cluster"])
+    """Record the logical unit on this side's Tier; map it from the cluster node named as the source VIOS, else the first."""
+    vios = _cluster_vios(txn, item["cluster"], prefer=item.get("vios"))
     assert vios is not None
     if not any(xml.text(lu.element, "UniqueDeviceID") == item["udid"] for lu in txn.find("LogicalUnit")):
         txn.put(
