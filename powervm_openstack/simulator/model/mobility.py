@@ -38,7 +38,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources, mobility_storage
+from powervm_openstack.simulator.model import lpar_resources, mobility_storage, mobility_vfc
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -233,7 +233,7 @@ def _remove_here(txn: Transaction, part: Record) -> None:
         touched[vios.uuid] = vios
     for vios in touched.values():
         txn.put(vios, detail="VirtualSCSIMappings")
-    mobility_storage.remove_vfc_here(txn, part)
+    mobility_vfc.remove_vfc_here(txn, part)
     for cna in txn.find("ClientNetworkAdapter", part.uuid):
         txn.delete(cna)
     system = lpar_resources.managed_system(txn)

@@ -20,7 +20,7 @@ The destination (``model.mobility_target``) places each client adapter on one VI
   lists the VIOS) and has reserve policy ``NoReserve``. An adapter that also carries SSP logical
   units goes to the VIOS that ``mobility_target`` maps those on (the cluster node named as the
   source VIOS, else its first);
-- vFC: on the VIOS the mapping names (else any, the source VIOS's name first) a physical FC port
+- vFC (``model.mobility_vfc``): on the VIOS the mapping names (else any, the source VIOS's name first) a physical FC port
   (the one named, else the one with most free NPIV ports) with a free NPIV port; and every LUN
   of the adapter must be masked in this side's SAN to the pair's *other* WWPN, the one the
   partition logs in with on the destination (IBM: both WWPNs of a client adapter must be zoned
@@ -41,7 +41,7 @@ from typing import Any
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import adapters, fc, vfc, vscsi
+from powervm_openstack.simulator.model import fc, mobility_vfc, vscsi
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state import xml
@@ -50,14 +50,13 @@ from powervm_openstack.simulator.state.store import Transaction
 
 _MAPS = "VirtualSCSIMappings/VirtualSCSIMapping"
 NO_RESERVE = "NoReserve"
-_ACTIVE = "vfc.active."
 
 
 # -- source side ---------------------------------------------------------------------------
 def package(txn: Transaction, part: Record, params: dict[str, str], mappings: list[tuple[Record, Any]]) -> dict:
     """The SAN storage part of the package (see the module docstring); raises JobFailed naming the refusal."""
     hdisks = [_hdisk_item(txn, part, vios, m) for vios, m in mappings if xml.local(_dev(m)) == "PhysicalVolume"]
-    vfcs = [_vfc_item(txn, vios, m) for vios, m in _vfc_mappings(txn, part)]
+    vfcs = [mobility_vfc.vfc_item(txn, vios, m) for vios, m in mobility_vfc.vfc_mappings(txn, part)]
     scsi_slots = {_client_slot(m) for _, m in mappings}
     return {
         "hdisks": hdisks,
@@ -93,26 +92,6 @@ def _hdisk_item(txn: Transaction, part: Record, vios: Record, mapping: Any) -> d
     return {"udid": udid, "name": name, "vios": vname, "slot": _client_slot(mapping), "mapping": xml.tostring(mapping)}
 
 
-def _vfc_mappings(txn: Transaction, part: Record) -> list[tuple[Record, Any]]:
-    return [(vios, m) for vios in txn.find("VirtualIOServer") for m in xml.findall(vios.element, vfc.VFC_MAPS)
-            if _client_uuid(m) == part.uuid.upper()]  # fmt: skip
-
-
-def _client_uuid(mapping: Any) -> str:
-    link = xml.find(mapping, "AssociatedLogicalPartition")
-    return adapters.href_uuid(link.get("href") or "").upper() if link is not None else ""
-
-
-def _vfc_item(txn: Transaction, vios: Record, mapping: Any) -> dict[str, Any]:
-    wwpns = (xml.text(mapping, "ClientAdapter/WWPNs") or "").lower().split()
-    active = int(txn.meta(_ACTIVE + (wwpns[0] if wwpns else ""), "0") or 0)
-    luns = [lun.get("udid") for lun in fc.san(txn).element.iterfind("Lun")
-            if wwpns and lun.find(f"Initiator[@wwpn='{wwpns[active]}']") is not None]  # fmt: skip
-    return {"slot": int(xml.text(mapping, "ClientAdapter/VirtualSlotNumber", "0") or 0), "wwpns": wwpns,
-            "active": active, "luns": luns, "vios": xml.text(vios.element, "PartitionName"),
-            "port": xml.text(mapping, "Port/PortName", ""), "mapping": xml.tostring(mapping)}  # fmt: skip
-
-
 def _specs(raw: str, param: str, most: int, slots: set[int], part: Record) -> dict[str, dict[str, str]]:
     """``{client slot: {name, id, slot, port, raw}}`` of a mappings parameter (refused when malformed)."""
     found = {}
@@ -131,19 +110,6 @@ def _specs(raw: str, param: str, most: int, slots: set[int], part: Record) -> di
                             f"(its slots: {', '.join(map(str, sorted(slots))) or 'none'}).")  # fmt: skip
         found[slot] = {"name": name, "id": vid, "slot": vslot, "port": port, "raw": text}
     return found
-
-
-def remove_vfc_here(txn: Transaction, part: Record) -> None:
-    """Drop the partition's virtual FC mappings from this system's VIOSes, giving their NPIV ports back."""
-    touched = {}
-    for vios, mapping in _vfc_mappings(txn, part):
-        vios = touched.setdefault(vios.uuid, vios)
-        for stored in xml.findall(vios.element, vfc.VFC_MAPS):
-            if vfc.client_wwpns(stored) == vfc.client_wwpns(mapping):
-                _take_npiv(vios, xml.text(stored, "Port/PortName") or "", +1)
-                stored.getparent().remove(stored)
-    for vios in touched.values():
-        txn.put(vios, detail="VirtualFibreChannelMappings")
 
 
 # -- destination side ----------------------------------------------------------------------
@@ -166,8 +132,8 @@ def receive(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any, lpar_
         _map_hdisk(vioses[vios_uuid], item, doc(item["mapping"]), s_slot, lpar_id)
     for item in pkg.get("vfc", []):
         vios_uuid, port, s_slot = fcs[item["slot"]]
-        _map_vfc(txn, vioses[vios_uuid], doc(item["mapping"]), port, s_slot, lpar_id)
-        txn.set_meta(_ACTIVE + item["wwpns"][0], str(1 - item["active"]))
+        mobility_vfc.map_vfc(txn, vioses[vios_uuid], doc(item["mapping"]), port, s_slot, lpar_id)
+        txn.set_meta(mobility_vfc.ACTIVE + item["wwpns"][0], str(1 - item["active"]))
     for vios in vioses.values():
         if vios.uuid in {v for v, _ in scsi.values()} | {v for v, _, _ in fcs.values()}:
             txn.put(vios, detail="VirtualSCSIMappings")
@@ -201,7 +167,7 @@ def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any) -> tupl
     fcs: dict[int, tuple[str, str, int]] = {}
     used_ports: dict[tuple[str, str], int] = {}
     for item in pkg.get("vfc", []):
-        placed = _place_vfc(txn, vioses, item, pkg.get("vfc_targets", {}).get(str(item["slot"])), own, used_ports,
+        placed = mobility_vfc.place(txn, vioses, item, pkg.get("vfc_targets", {}).get(str(item["slot"])), own, used_ports,
                             reasons)  # fmt: skip
         if placed is not None:
             vios, port = placed
@@ -211,27 +177,18 @@ def _plan(txn: Transaction, pkg: dict[str, Any], own: str, lu_vios: Any) -> tupl
     return reasons, scsi, fcs
 
 
-def _named(vioses: list[Record], spec: dict[str, str]) -> Record | None:
-    return next((v for v in vioses if spec["name"] in ("", xml.text(v.element, "PartitionName"))
-                 and spec["id"] in ("", xml.text(v.element, "PartitionID"))), None)  # fmt: skip
-
-
-def _ordered(vioses: list[Record], src_vios: str, busy: set[str]) -> list[Record]:
-    return sorted(vioses, key=lambda v: (xml.text(v.element, "PartitionName") != src_vios, v.uuid in busy))
-
-
 def _place_scsi(txn: Transaction, vioses: list[Record], items: list[dict], spec: dict | None, src_vios: str,
                 own: str, with_lu: bool, lu_vios: Record | None, busy: set[str],
                 reasons: list[str]) -> Record | None:  # fmt: skip
     disks = ", ".join(f"hdisk {i['name']} (UDID {i['udid']})" for i in items)
     where = f"client slot {items[0]['slot']} ({disks}, from {src_vios})"
     if spec is not None:
-        candidates = [v for v in [_named(vioses, spec)] if v is not None]
+        candidates = [v for v in [mobility_vfc.named(vioses, spec)] if v is not None]
         if not candidates:
             reasons.append(f"VirtualSCSIMappings {spec['raw']}: no VIOS {spec['name']}/{spec['id']} on {own}.")
             return None
     else:
-        candidates = _ordered(vioses, src_vios, busy)
+        candidates = mobility_vfc.ordered(vioses, src_vios, busy)
     if with_lu and lu_vios is not None:
         if all(v.uuid != lu_vios.uuid for v in candidates):
             reasons.append(f"The adapter of {where} also carries Shared Storage Pool logical units, which go to "
@@ -287,41 +244,6 @@ def _server_slot(vios: Record, spec: dict | None, taken: dict[str, set[int]], re
     return slot
 
 
-def _place_vfc(txn: Transaction, vioses: list[Record], item: dict, spec: dict | None, own: str,
-               used_ports: dict, reasons: list[str]) -> tuple[Record, str] | None:  # fmt: skip
-    wwpn = item["wwpns"][1 - item["active"]] if len(item["wwpns"]) == 2 else "?"
-    where = f"virtual FC client adapter slot {item['slot']} (WWPN {wwpn} on {own})"
-    san = fc.san(txn).element
-    unmasked = [u for u in item["luns"] if not any(lun.get("udid") == u and lun.find(f"Initiator[@wwpn='{wwpn}']")
-                                                   is not None for lun in san.iterfind("Lun"))]  # fmt: skip
-    if unmasked:
-        reasons.append(f"LUN(s) {', '.join(unmasked)} of {where} are not masked to that WWPN in {own}'s SAN.")
-        return None
-    candidates = _ordered(vioses, item["vios"], set())
-    if spec is not None:
-        candidates = [v for v in [_named(vioses, spec)] if v is not None]
-        if not candidates:
-            reasons.append(f"VirtualFCMappings {spec['raw']}: no VIOS {spec['name']}/{spec['id']} on {own}.")
-            return None
-    for vios in candidates:
-        ports = [p for p in xml.findall(vios.element, fc.PFC_PORTS)
-                 if not (spec and spec["port"]) or xml.text(p, "PortName") == spec["port"]]  # fmt: skip
-        if spec and spec["port"] and not ports:
-            reasons.append(f"VirtualFCMappings {spec['raw']}: VIOS {xml.text(vios.element, 'PartitionName')} has no "
-                           f"physical FC port {spec['port']}.")  # fmt: skip
-            return None
-        free = {xml.text(p, "PortName"): int(xml.text(p, "AvailablePorts") or 0)
-                - used_ports.get((vios.uuid, xml.text(p, "PortName")), 0) for p in ports}  # fmt: skip
-        best = max(free, key=lambda n: free[n], default=None)
-        if best is not None and free[best] > 0:
-            return vios, best
-    named = f" {spec['port']}" if spec and spec["port"] else ""
-    reasons.append(f"No physical FC port{named} with a free NPIV port on "
-                   f"{', '.join(xml.text(v.element, 'PartitionName') for v in candidates) or 'no VIOS'} of {own} "
-                   f"for {where}.")  # fmt: skip
-    return None
-
-
 def _map_hdisk(vios: Record, item: dict, mapping: Any, s_slot: int, lpar_id: int) -> None:
     pv = next(p for p in fc.hdisks(vios) if xml.text(p, "UniqueDeviceID") == item["udid"])
     holder = xml.find(mapping, "Storage")
@@ -344,51 +266,6 @@ def _map_hdisk(vios: Record, item: dict, mapping: Any, s_slot: int, lpar_id: int
     holder = xml.find(vios.element, "VirtualSCSIMappings")
     if holder is None:
         holder = xml.complex_el(vios.element, "VirtualSCSIMappings")
-    holder.append(mapping)
-
-
-def _take_npiv(vios: Record, name: str, delta: int) -> etree._Element | None:
-    port = next((p for p in xml.findall(vios.element, fc.PFC_PORTS) if xml.text(p, "PortName") == name), None)
-    if port is not None:
-        free = int(xml.text(port, "AvailablePorts") or 0) + delta
-        xml.set_text(port, "AvailablePorts", max(0, min(free, int(xml.text(port, "TotalPorts") or 0))))
-    return port
-
-
-def _map_vfc(txn: Transaction, vios: Record, mapping: Any, port_name: str, s_slot: int, lpar_id: int) -> None:
-    port = _take_npiv(vios, port_name, -1)
-    assert port is not None
-    vios_id, c_slot = xml.text(vios.element, "PartitionID"), xml.text(mapping, "ClientAdapter/VirtualSlotNumber")
-    loc = adapters.location_code(txn, vios, s_slot)
-    for path, value in (("ServerAdapter/LocalPartitionID", vios_id), ("ServerAdapter/ConnectingPartitionID", lpar_id),
-                        ("ServerAdapter/VirtualSlotNumber", s_slot), ("ServerAdapter/ConnectingVirtualSlotNumber",
-                        c_slot), ("ServerAdapter/LocationCode", loc), ("ServerAdapter/DynamicReconfigurationConnectorName",
-                        loc), ("ServerAdapter/MapPort", port_name), ("ClientAdapter/LocalPartitionID", lpar_id),
-                        ("ClientAdapter/ConnectingPartitionID", vios_id), ("ClientAdapter/ConnectingVirtualSlotNumber",
-                        s_slot)):  # fmt: skip
-        xml.set_text(mapping, path, value)
-    names = {xml.text(m, "ServerAdapter/AdapterName") for m in xml.findall(vios.element, vfc.VFC_MAPS)}
-    xml.set_text(mapping, "ServerAdapter/AdapterName", next(f"vfchost{n}" for n in range(10_000)
-                                                            if f"vfchost{n}" not in names))  # fmt: skip
-    server = xml.find(mapping, "ServerAdapter")
-    physical = copy.deepcopy(port)
-    physical.tag = xml.q("PhysicalPort")
-    for child in xml.findall(physical, "PhysicalVolumes"):
-        physical.remove(child)
-    old = xml.find(server, "PhysicalPort")
-    if old is not None:
-        server.remove(old)
-    server.append(physical)
-    ref = copy.deepcopy(physical)
-    ref.tag = xml.q("Port")
-    old_ref = xml.find(mapping, "Port")
-    if old_ref is not None:
-        mapping.replace(old_ref, ref)
-    else:
-        mapping.append(ref)
-    holder = xml.find(vios.element, "VirtualFibreChannelMappings")
-    if holder is None:
-        holder = xml.complex_el(vios.element, "VirtualFibreChannelMappings")
     holder.append(mapping)
 
 
