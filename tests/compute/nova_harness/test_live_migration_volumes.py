@@ -2,8 +2,8 @@
 
 nova's ``CinderFixture`` gives each attachment the connection info a backend would; the LUN is
 created on both simulators' SANs with the same name (so the same UDID) and masking, as one array
-zoned to both hosts is. A server with an FC vSCSI volume, one with an NPIV volume and one with an
-iSCSI volume live-migrate: afterwards host2's VIOSes have the hdisk and the mapping (or the vFC
+zoned to both hosts is. A server with an FC vSCSI volume, one booted from one, one with an NPIV
+volume and one with an iSCSI volume live-migrate: afterwards host2's VIOSes have the hdisk and the mapping (or the vFC
 mappings with the same WWPN pairs) and the source none. A fault at host2's receive phase rolls
 back: the source keeps its hdisks and mappings, and the hdisks host2 discovered for the move go.
 """
@@ -75,6 +75,30 @@ class PowerVMLiveMigrationVolumesTest(_TwoHosts):
         self.api.delete_server_volume(server["id"], volume_id)  # host2's connection info names its hdisk
         self._wait_for_volume_detach(server["id"], volume_id)
         self.assertEqual({"vios1": ([], []), "vios2": ([], [])}, self._storage(self.pvm2))
+
+    def test_boot_from_fc_volume_moves_with_the_mappings_the_destination_chose(self) -> None:
+        boot = str(cinder_fixture.CinderFixture.IMAGE_BACKED_VOL)
+        lun = next(_LUN_IDS)
+        self._shared_lun(boot, lun, ALL_PORTS)
+        self.cinder.VOLUME_CONNECTION_INFO[boot] = {
+            "driver_volume_type": "fibre_channel", "data": {"target_wwn": TARGETS, "target_lun": lun}}  # fmt: skip
+        request = self._build_server(flavor_id=self.flavor_id, networks=[{"port": self._sea_port()}], host="compute")
+        request.pop("imageRef", None)
+        request["block_device_mapping_v2"] = [{"boot_index": 0, "uuid": boot, "source_type": "volume",
+                                               "destination_type": "volume"}]  # fmt: skip
+        self.admin_api.microversion = "2.74"
+        server = self._wait_for_state_change(self.admin_api.post_server({"server": request}), "ACTIVE")
+        udid = fc_udid(boot)
+        both = {"vios1": ([udid], [udid]), "vios2": ([udid], [udid])}
+        self.assertEqual(both, self._storage(self.pvm))
+
+        server = self._live_migrate(server, host="host2")
+
+        self.assertEqual("running", self._on(self.pvm2, server).state)
+        self.assertEqual(both, self._storage(self.pvm2))
+        self.assertEqual({"vios1": ([], []), "vios2": ([], [])}, self._storage(self.pvm))
+        # the vios2 adapter carries only the boot hdisk: the source named host2's VIOS for it
+        self.assertIn("'VirtualSCSIMappings'", self.stdlog.logger.output)
 
     def test_iscsi_volume_moves_and_the_source_logs_out(self) -> None:
         server = self._boot(host="compute")
