@@ -149,46 +149,39 @@ def job_mappings(driver: Any, context: Any, instance: Any, lpar: Any) -> dict[st
 
 def mappings(driver: Any, context: Any, instance: Any, lpar: Any) -> tuple[list[str], list[str]]:
     """``(VirtualSCSIMappings, VirtualFCMappings)`` for the Migrate job from what the destination noted."""
-    infos = [json_info(b) for b in objects.BlockDeviceMappingList.get_by_instance_uuid(context, instance.uuid)
-             if b.is_volume and b.connection_info]  # fmt: skip
+    infos = [json.loads(b.connection_info) for b in objects.BlockDeviceMappingList.get_by_instance_uuid(
+        context, instance.uuid) if b.is_volume and b.connection_info]  # fmt: skip
     vioses = pvm_vios.VIOS.get(driver.adapter, xag=XAGS)
-    scsi, vfc = [], []
+    plan = next((i["data"]["pvm_lpm_vfc"] for i in infos if i.get("data", {}).get("pvm_lpm_vfc")), None)
+    return _scsi_mappings(vioses, lpar, infos), _vfc_mappings(instance, vioses, plan) if plan else []
+
+
+def _scsi_mappings(vioses: list[Any], lpar: Any, infos: list[dict]) -> list[str]:
+    """``slot/vios-name/`` for each client adapter that carries only volume hdisks the destination sees."""
+    noted = {i["data"]["target_UDID"]: set(i["data"]["pvm_lpm_vioses"]) for i in infos
+             if i.get("data", {}).get("target_UDID") and i["data"].get("pvm_lpm_vioses")}  # fmt: skip
     by_slot: dict[int, tuple[str, list[set[str]]]] = {}
     for vios in vioses:
         for m in vios.scsi_mappings:
-            if (
-                m.client_adapter is None
-                or not m.client_lpar_href
-                or lpar.uuid.upper() not in m.client_lpar_href.upper()
-            ):
+            href = (m.client_lpar_href or "").upper()
+            if m.client_adapter is None or lpar.uuid.upper() not in href:
                 continue
-            udid = getattr(m.backing_storage, "udid", None)
-            dest = next((set(i["data"]["pvm_lpm_vioses"]) for i in infos
-                         if udid and i.get("data", {}).get("target_UDID") == udid and i["data"].get("pvm_lpm_vioses")),
-                        None)  # fmt: skip
-            slot = m.client_adapter.lpar_slot_num
-            entry = by_slot.setdefault(slot, (vios.name, []))
-            entry[1].append(dest if dest is not None else set())  # not an hdisk of a volume: no choice of ours
-    used: set[str] = set()
+            entry = by_slot.setdefault(m.client_adapter.lpar_slot_num, (vios.name, []))
+            entry[1].append(noted.get(getattr(m.backing_storage, "udid", None) or "", set()))
+    found, used = [], set()
     for slot, (src_vios, dests) in sorted(by_slot.items()):
-        if not dests or not all(dests):
-            continue  # the slot carries other storage (an SSP disk): PowerVM places it
+        if not all(dests):
+            continue  # the adapter carries other storage too (an SSP disk): PowerVM places it
         common = set.intersection(*dests)
         pick = src_vios if src_vios in common else next((v for v in sorted(common) if v not in used), None)
         if pick:
             used.add(pick)
-            scsi.append(f"{slot}/{pick}/")
-    plan = next((i["data"]["pvm_lpm_vfc"] for i in infos if i.get("data", {}).get("pvm_lpm_vfc")), None)
-    if plan:
-        vfc = _vfc_mappings(driver, instance, lpar, vioses, plan)
-    return scsi, vfc
+            found.append(f"{slot}/{pick}/")
+    return found
 
 
-def json_info(bdm: Any) -> dict:
-    return json.loads(bdm.connection_info)
-
-
-def _vfc_mappings(driver: Any, instance: Any, lpar: Any, vioses: list[Any], plan: dict[str, list[str]]) -> list[str]:
+def _vfc_mappings(instance: Any, vioses: list[Any], plan: dict[str, list[str]]) -> list[str]:
+    """``slot/vios-name/vios-id//fc-port`` for each client adapter of the instance's WWPN pairs."""
     slots = {}
     for vios in vioses:
         for m in vios.vfc_mappings:
@@ -241,7 +234,6 @@ def release_here(driver: Any, conf: Any, instance: Any, info: dict, only: str | 
         if only and vios.uuid != only:
             continue
         name = next((pv.name for pv in vios.phys_vols if pv.udid == udid), None)
-        if name is not None:
-            vol._release_unused(vios, name, udid)
+        if name is not None and vol.release_if_unused(vios, name, udid):
             LOG.info("Volume %s: hdisk %s on %s released (instance %s not served from it here)", vol.volume_id,
                      name, vios.name, instance.uuid)  # fmt: skip

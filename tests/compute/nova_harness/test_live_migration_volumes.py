@@ -5,7 +5,8 @@ created on both simulators' SANs with the same name (so the same UDID) and maski
 zoned to both hosts is. A server with an FC vSCSI volume, one booted from one, one with an NPIV
 volume and one with an iSCSI volume live-migrate: afterwards host2's VIOSes have the hdisk and the mapping (or the vFC
 mappings with the same WWPN pairs) and the source none. A fault at host2's receive phase rolls
-back: the source keeps its hdisks and mappings, and the hdisks host2 discovered for the move go.
+back: the source keeps its hdisks and mappings, and the hdisks host2 discovered for the move go;
+a volume host2 cannot see fails ``pre_live_migration`` before anything moves.
 """
 
 from __future__ import annotations
@@ -150,3 +151,19 @@ class PowerVMLiveMigrationVolumesTest(_TwoHosts):
         self.assertIsNone(self._on(self.pvm2, server))
         self.assertEqual({"vios1": ([udid], [udid]), "vios2": ([udid], [udid])}, self._storage(self.pvm))
         self.assertEqual({"vios1": ([], []), "vios2": ([], [])}, self._storage(self.pvm2))
+
+    def test_volume_the_destination_cannot_see_fails_before_the_move(self) -> None:
+        server = self._boot(host="compute")
+        volume_id, lun = self._fc_volume()
+        fc.add_lun(self.sim2.server.store, Lun(volume_id, lun, 2, TARGETS, []))  # host2's ports are not masked
+        self._attach_volume(server, volume_id)
+        udid = fc_udid(volume_id)
+
+        server = self._live_migrate(server, migration_expected_state="failed", host="host2")
+
+        server = self.api.get_server(server["id"])
+        self.assertEqual(("compute", "ACTIVE"), (server["OS-EXT-SRV-ATTR:host"], server["status"]))
+        self.assertEqual({"vios1": ([udid], [udid]), "vios2": ([udid], [udid])}, self._storage(self.pvm))
+        self.assertEqual({"vios1": ([], []), "vios2": ([], [])}, self._storage(self.pvm2))
+        self.assertIn(f"Volume {volume_id} (fibre_channel (vSCSI)) is seen by no VIOS of this host",
+                      self.stdlog.logger.output)  # fmt: skip
