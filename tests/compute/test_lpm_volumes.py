@@ -38,3 +38,21 @@ def test_novalink_served_volumes_are_refused_naming_the_volume(kind):
 )  # fmt: skip
 def test_hdisk_volumes_are_validated_by_the_migrate_job(kinds, strategy, expected):
     assert lpm_volumes.has_hdisks(_conf(strategy), _bdi(*kinds)) is expected
+
+
+def _vios(name: str, *maps: tuple[int, str | None]) -> types.SimpleNamespace:
+    """A VIOS whose vSCSI mappings to partition LPAR1 are ``(client slot, backing udid or None)``."""
+    return types.SimpleNamespace(name=name, scsi_mappings=[
+        types.SimpleNamespace(client_lpar_href="https://x/LogicalPartition/LPAR1",
+                              client_adapter=types.SimpleNamespace(lpar_slot_num=slot),
+                              backing_storage=types.SimpleNamespace(udid=udid))
+        for slot, udid in maps])  # fmt: skip
+
+
+def test_scsi_mappings_name_the_destination_vios_of_hdisk_only_adapters():
+    infos = [{"data": {"target_UDID": "u1", "pvm_lpm_vioses": ["vios1", "vios2"]}},
+             {"data": {"target_UDID": "u2", "pvm_lpm_vioses": ["vios2"]}}]  # fmt: skip
+    vioses = [_vios("vios1", (3, "u1"), (3, "u2")), _vios("vios2", (4, "u1")), _vios("vios3", (5, "lu"), (5, "u1"))]
+    found = lpm_volumes._scsi_mappings(vioses, types.SimpleNamespace(uuid="lpar1"), infos)
+    # slot 3 needs a VIOS seeing both disks (vios2 only); slot 4 keeps its namesake; slot 5 has an SSP disk
+    assert found == ["3/vios2/", "4/vios2/"]

@@ -16,6 +16,7 @@ from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import hdisk as pvm_hdisk
 from pypowervm.tasks import migration, scsi_mapper
 from pypowervm.tasks import vfc_mapper as pvm_vfc
+from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
@@ -28,6 +29,7 @@ from tests.fixtures.simulator import connect, disconnect, running_simulator
 from tests.simulator.test_mobility import DEST_SYSTEM, Hosts
 
 TARGET = "500507680B215660"
+SRC_SYSTEM = "Server-9009-22A-SN7830A1B"  # the default topology's
 SRC_PORTS = {"vios1": ["10000090FA000101", "10000090FA000102"], "vios2": ["10000090FA000201", "10000090FA000202"]}
 DST_PORTS = {"vios1": ["10000090FB000101", "10000090FB000102"], "vios2": ["10000090FB000201", "10000090FB000202"]}
 XAGS = [pvm_vios.VIOS.xags.SCSI_MAPPING, pvm_vios.VIOS.xags.STORAGE, pvm_vios.VIOS.xags.FC_MAPPING]
@@ -208,3 +210,12 @@ def test_npiv_adapter_moves_with_its_second_wwpn(hosts):
     }
     assert _client_maps(hosts.src, lpar.uuid) == {"vios1": [], "vios2": []}
     assert {p.name: p.npiv_available_ports for p in _vios(hosts.src, "vios1").pfc_ports} == {"fcs0": 2, "fcs1": 2}
+
+    # back again: the destination logs in with the second WWPN, so the source's array must mask the first
+    back = next(p for p in pvm_lpar.LPAR.get(hosts.dst) if p.name == "web-01")
+    source_target = hosts.src_sim.url.split("//", 1)[1]
+    migration.migrate_lpar(back, SRC_SYSTEM, tgt_mgmt_svr=source_target)
+    home = _client_maps(hosts.src, lpar.uuid)  # on vios2 again: the namesake of the VIOS it left
+    assert [[w.lower() for w in m.client_adapter.wwpns] for m in home["vios2"]] == [[first, second]]
+    assert home["vios1"] == []
+    assert _client_maps(hosts.dst, lpar.uuid) == {"vios1": [], "vios2": []}
