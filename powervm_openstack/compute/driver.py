@@ -6,7 +6,7 @@ Threads only: pypowervm's event listener is a thread; nothing here imports event
 
 Volumes (``volume``): fibre_channel over vSCSI or NPIV, iSCSI/iSER, files (local/nfs/gpfs) and rbd, attached,
 detached and extended, and boot from volume. Live migration (``live_migration``) of partitions on SSP disks, with nova's timeout and
-abort; not of partitions with Cinder volumes. Resize and cold migration (``migration``): on the same host, or
+abort, and with FC (vSCSI, NPIV) and iSCSI volumes (``live_migration_volumes``). Resize and cold migration (``migration``): on the same host, or
 across hosts on SSP disks or volumes. Rescue and unrescue (``rescue``). Evacuate and rebuild keeping the
 adapter slots, and on SSP the LU (``evacuate``; a local disk is rebuilt from the image). IBM i images
 (``os_distro=ibmi``): ``ibmi``. Not supported (``NotImplementedError``, as nova expects): swap_volume,
@@ -36,6 +36,7 @@ from powervm_openstack.compute import conf as pvm_conf
 from powervm_openstack.compute import console, disk, events, host, lifecycle, media, partition_spec, pci, timing, vm
 from powervm_openstack.compute import evacuate as evac
 from powervm_openstack.compute import live_migration as lpm
+from powervm_openstack.compute import live_migration_volumes as lpm_volumes
 from powervm_openstack.compute import migration as cold
 from powervm_openstack.compute import rescue as rescue_flow
 from powervm_openstack.compute import vif as vifs
@@ -76,6 +77,7 @@ class PowerVMDriver(driver.ComputeDriver):
         self._events: events.PartitionEvents | None = None
         self._instances: dict[str, str] = {}
         self.lpm_added_vlans: dict[str, list[int]] = {}  # instance -> VLANs pre_live_migration bridged here
+        self.lpm_discovered: dict[str, list[tuple[str, dict]]] = {}  # instance -> (VIOS, volume) hdisks found here
         self._host = ""
         self.rest_endpoint = ""
         self._node_uuid = ""
@@ -262,8 +264,17 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def detach_volume(self, context: Any, connection_info: dict, instance: Any, mountpoint: str,
                       encryption: Any = None) -> None:  # fmt: skip
-        """Remove the partition's mappings of the volume, and its hdisks nothing else maps."""
-        self.flows.detach_volume(instance, vm.get(self.adapter, instance), connection_info)
+        """Remove the partition's mappings of the volume, and its hdisks nothing else maps.
+
+        nova also calls this on a live migration's destination that does not hold the partition
+        (rollback): the hdisks discovered there for it go.
+        """
+        try:
+            lpar = vm.get(self.adapter, instance)
+        except nova_exc.InstanceNotFound:
+            lpm_volumes.release_here(self, CONF, instance, connection_info)
+            return
+        self.flows.detach_volume(instance, lpar, connection_info)
 
     def extend_volume(self, context: Any, connection_info: dict, instance: Any, requested_size: int) -> None:
         """Make the VIOSes re-read the volume's size (the partition sees it at its next rescan)."""
@@ -323,7 +334,7 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def pre_live_migration(self, context: Any, instance: Any, block_device_info: Any, network_info: Any,
                            disk_info: Any, migrate_data: Any) -> Any:  # fmt: skip
-        return lpm.prepare_destination(self, CONF, instance, network_info, migrate_data)
+        return lpm.prepare_destination(self, CONF, instance, network_info, migrate_data, block_device_info)
 
     def live_migration(self, context: Any, instance: Any, dest: str, post_method: Any, recover_method: Any,
                        block_migration: bool = False, migrate_data: Any = None) -> None:  # fmt: skip
@@ -334,7 +345,8 @@ class PowerVMDriver(driver.ComputeDriver):
 
     def post_live_migration(self, context: Any, instance: Any, block_device_info: Any,
                             migrate_data: Any = None) -> None:  # fmt: skip
-        pass  # the platform moved the partition and its mappings; the disks are shared
+        # the platform moved the partition and its mappings; the source's hdisks of its volumes stay
+        lpm_volumes.release_source(self, CONF, instance, block_device_info)
 
     def post_live_migration_at_source(self, context: Any, instance: Any, network_info: Any) -> None:
         self.forget_instance(instance)  # its adapters left with the partition

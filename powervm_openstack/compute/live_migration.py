@@ -4,14 +4,18 @@ The destination describes itself in the migrate data (its managed system's name 
 its NovaLink REST endpoint, ``[powervm_rest] host:port`` as the driver connected; carried in nova's
 own ``VMwareLiveMigrateData``, see ``PowerVMLiveMigrateData``); the source refuses, with the
 reason, what PowerVM cannot move: a boot disk in a local volume group (``disk_driver = localdisk``:
-only SSP disks are shared), an instance with Cinder volumes (moving their hdisks and virtual FC
-mappings is not done yet), an SR-IOV vNIC port (``live_migration_network``), block migration, a
-partition that is not running or whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
-(capacity, switches, VLANs, processor compatibility mode). ``pre_live_migration`` puts the SEA VLANs
-of the instance's ``pvm_sea`` ports on the destination's network bridge, because the adapters arrive
-with the partition and no plug event makes the SEA agent do it there; it records the VLANs it added
+only SSP disks are shared), Cinder volumes the NovaLink partition serves (files, RBD; FC, iSCSI
+and NPIV volumes move: ``live_migration_volumes``), an SR-IOV vNIC port (``live_migration_network``), block migration, a partition that is not running or
+whose RMC connection is not active, then anything the platform's ``MigrateValidate`` job refuses
+(capacity, switches, VLANs, processor compatibility mode; for an instance with hdisk volumes the
+Migrate job itself validates, once ``pre_live_migration`` has discovered them on the destination).
+``pre_live_migration`` puts the SEA VLANs of the instance's ``pvm_sea`` ports on the destination's
+network bridge, because the adapters arrive with the partition and no plug event makes the SEA agent do it there; it records the VLANs it added
 (in the driver, by instance), and ``rollback_live_migration_at_destination`` removes those again unless
-a client adapter on the destination uses them by then. The ``ovs`` VIFs get their trunks on the
+a client adapter on the destination uses them by then. It also discovers the volumes' hdisks on the
+destination's VIOSes (remembered the same way, released on rollback); the Migrate job then names the
+destination VIOS (and FC port) of each client adapter, and ``post_live_migration`` removes the
+source's hdisks. The ``ovs`` VIFs get their trunks on the
 destination's NovaLink there, and the VLAN mappings the Migrate job needs travel back in the migrate
 data (``live_migration_network``).
 
@@ -43,6 +47,7 @@ from pypowervm.wrappers import network as pvm_net
 
 from powervm_openstack.compute import live_migration_media as lpm_media
 from powervm_openstack.compute import live_migration_network as lpm_net
+from powervm_openstack.compute import live_migration_volumes as lpm_volumes
 from powervm_openstack.compute import vm
 from powervm_openstack.compute.vif import sea
 from powervm_openstack.compute.vif.base import find_cna
@@ -88,18 +93,13 @@ def destination_data(driver: Any, conf: Any, block_migration: bool) -> PowerVMLi
 
 
 def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_info: Any) -> Any:
-    """The source's check: shared storage, no Cinder volume or vNIC, a running partition with RMC, then the platform's.
+    """The source's check: shared storage, movable volumes, no vNIC, a running partition with RMC, then the platform's.
 
     :raises MigrationPreCheckError: with the reason; nothing is changed then.
     """
-    volumes = [b.get("mount_device") or "?" for b in (block_device_info or {}).get("block_device_mapping") or []]
-    if volumes:
-        raise nova_exc.MigrationPreCheckError(
-            reason=f"Instance {instance.uuid} has Cinder volumes ({', '.join(volumes)}); this driver does not "
-            "live-migrate volumes yet (the destination's hdisks or virtual FC mappings would not be prepared); "
-            "detach data volumes first, a boot-from-volume instance cannot live-migrate."
-        )
-    if conf.powervm.disk_driver.lower() == "localdisk":
+    lpm_volumes.check_movable(instance, block_device_info)
+    bfv = lpm_volumes.boots_from_volume(block_device_info)
+    if conf.powervm.disk_driver.lower() == "localdisk" and not bfv:
         raise nova_exc.MigrationPreCheckError(
             reason=f"Instance {instance.uuid} boots from a disk in a local volume group on {driver.host_name}, "
             "which is not shared storage; PowerVM live migration needs an SSP disk."
@@ -120,6 +120,12 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
             "live migration needs an active RMC connection (the partition's management VIF)."
         )
     unloaded = lpm_media.unload(driver, instance)  # loaded optical media cannot move
+    if lpm_volumes.has_hdisks(conf, block_device_info):
+        # PowerVM validates hdisks against the destination's VIOSes, which see them only after
+        # pre_live_migration: the Migrate job validates then, before it moves anything
+        LOG.info("Instance %s: PowerVM validates the move of its hdisks in the Migrate job", instance.uuid)
+        data.is_volume_backed = bfv
+        return data
     try:
         pvm_mig.migrate_lpar(lpar, dest_sys_name, validate_only=True, tgt_mgmt_svr=dest_rest,
                              vlan_check_override=True, sdn_override=lpm_net.has_ovs(network_info))  # fmt: skip
@@ -127,16 +133,20 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
         if unloaded:
             lpm_media.reload(driver, instance)
         raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
-    data.is_volume_backed = False
+    data.is_volume_backed = bfv
     return data
 
 
-def prepare_destination(driver: Any, conf: Any, instance: Any, network_info: Any, data: Any) -> Any:
-    """Put the instance's SEA VLANs on the destination's bridge (network_bridger, as the SEA agent does).
+def prepare_destination(driver: Any, conf: Any, instance: Any, network_info: Any, data: Any,
+                        block_device_info: Any = None) -> Any:  # fmt: skip
+    """Discover the volumes' hdisks here, then put the SEA VLANs on this bridge (as the SEA agent does) and the trunks.
+
+    The volumes go first: a volume this host cannot see fails the call before any network change.
 
     The VLANs this call added (those already bridged are not listed) are remembered by this driver
     for ``rollback_destination`` (not in the migrate data: nova's VMware type has no field for them).
     """
+    driver.lpm_discovered[instance.uuid] = lpm_volumes.prepare(driver, conf, instance, block_device_info)
     vlans = sorted({sea.vlan_of(v) for v in network_info or [] if v.get("type") == constants.VIF_TYPE_SEA})
     added = []
     if vlans:
@@ -154,8 +164,10 @@ def prepare_destination(driver: Any, conf: Any, instance: Any, network_info: Any
 
 
 def rollback_destination(driver: Any, instance: Any, network_info: Any) -> None:
-    """Remove what ``prepare_destination`` added: the ``ovs`` trunks, and the bridge's VLANs unless now in use here."""
+    """Remove what ``prepare_destination`` added: the ``ovs`` trunks, the hdisks, and the bridge's VLANs unless now in use here."""
     lpm_net.rollback_destination(driver, instance, network_info)
+    for vios_uuid, info in driver.lpm_discovered.pop(instance.uuid, []):
+        lpm_volumes.release_here(driver, driver.conf, instance, info, only=vios_uuid)
     added = driver.lpm_added_vlans.pop(instance.uuid, [])
     if not added:
         return
@@ -228,7 +240,9 @@ def migrate(driver: Any, conf: Any, context: Any, instance: Any, dest: str, post
         LOG.info("Instance %s: live_migration_timeout_action force_complete cannot apply to PowerVM (no post-copy, "
                  "no pause); the move runs to its end", instance.uuid)  # fmt: skip
     mappings = lpm_net.vlan_mappings(data)  # the ovs VIFs' VLANs on the destination's NovaLink trunks
-    extra: dict[str, Any] = {"vlan_mappings": mappings, "sdn_override": True} if mappings else {}
+    extra: dict[str, Any] = lpm_volumes.job_mappings(driver, context, instance, lpar)  # vSCSI, vFC
+    if mappings:
+        extra.update(vlan_mappings=mappings, sdn_override=True)
     if limit is not None:
         extra["timeout"] = limit
     try:

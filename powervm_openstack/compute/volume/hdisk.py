@@ -142,7 +142,11 @@ class HdiskVolume:
         task.execute()
         return removed[-1] if removed else 0
 
-    def _release_unused(self, vios: Any, name: str, udid: str) -> None:
+    def release_if_unused(self, vios: Any, name: str, udid: str) -> bool:
+        """Let go of hdisk ``name`` on ``vios`` unless a mapping (of any partition) still uses it; True if it went."""
+        return self._release_unused(vios, name, udid)
+
+    def _release_unused(self, vios: Any, name: str, udid: str) -> bool:
         fresh = pvm_vios.VIOS.get(self.adapter, uuid=vios.uuid, xag=[pvm_vios.VIOS.xags.SCSI_MAPPING])
         users = [
             m for m in fresh.scsi_mappings if m.backing_storage is not None and _matches(udid, name)(m.backing_storage)
@@ -150,12 +154,13 @@ class HdiskVolume:
         if users:
             LOG.info("Volume %s: hdisk %s on %s is still mapped %d time(s); kept", self.volume_id, name, vios.name,
                      len(users))  # fmt: skip
-            return
+            return False
         try:
             self.release(vios, name)
         except pvm_exc.JobRequestFailed as err:
             LOG.warning("Volume %s: could not remove hdisk %s from %s: %s", self.volume_id, name, vios.name, err)
             raise
+        return True
 
 
 def _matches(udid: str | None, name: str | None) -> Any:

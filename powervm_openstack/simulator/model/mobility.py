@@ -18,10 +18,11 @@ neither running nor not activated (a not activated one makes an inactive migrati
 partition needs restricted I/O and an IBM i mobility capable system instead, as pypowervm's
 ``can_lpm`` checks), SR-IOV logical ports and vNICs, bad ``VlanMappings`` and adapters whose
 network is hosted on the NovaLink without ``OVSOverride`` (``mobility_network``), and storage
-that is not shared: virtual disks of a volume group, optical media and hdisks (hdisk mobility,
-which needs the LUN's zoning on the destination, is not modelled yet). ``MigrateValidate`` stops
-there; ``Migrate`` then has the destination adopt the partition and removes it, its client adapters
-and its vSCSI mappings here, giving its memory and processing units back. Both stores log the
+that is not shared: virtual disks of a volume group and optical media (SAN hdisks and virtual FC
+adapters move: ``model.mobility_storage``, which also reads ``VirtualSCSIMappings`` and
+``VirtualFCMappings``). ``MigrateValidate`` stops there; ``Migrate`` then has the destination adopt
+the partition and removes it, its client adapters and its vSCSI and vFC mappings here (not the
+hdisks: they stay discovered), giving its memory and processing units back. Both stores log the
 changes, so both event feeds see them. The job's results carry ``DowntimeMilliseconds``, the
 simulator's model of the switch-over pause: 150 ms plus 1 ms per 64 MB of memory; the last move is
 also kept per side (``GET /sim/mobility``). ``MigrateAbort`` cancels a ``Migrate`` still running
@@ -39,7 +40,13 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from powervm_openstack.simulator.model import lpar_resources, mobility_inactive, mobility_network
+from powervm_openstack.simulator.model import (
+    lpar_resources,
+    mobility_inactive,
+    mobility_network,
+    mobility_storage,
+    mobility_vfc,
+)
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -136,6 +143,7 @@ def _checked(txn: Transaction, part: Record, params: dict[str, str]) -> tuple[st
         "proc_compat": mobility_inactive.compat_modes(kind, _compat_modes(part, system)),
         "ibmi": xml.text(part.element, "PartitionType") == "OS400",
         **mobility_network.package_fields(txn, part, params, _name(part)),  # VlanMappings, OVSOverride, SR-IOV
+        **mobility_storage.package(txn, part, params, _mappings(txn, part)),
     }
     return target, package
 
@@ -185,13 +193,15 @@ def _storage(txn: Transaction, part: Record) -> list[dict[str, str]]:
             continue
         dev, kind = holder[0], xml.local(holder[0])
         vname = xml.text(vios.element, "PartitionName")
+        if kind == "PhysicalVolume":
+            continue  # a SAN hdisk: model.mobility_storage
         if kind != "LogicalUnit":
             label = xml.text(dev, "DiskName") or xml.text(dev, "MediaName") or xml.text(dev, "VolumeName") or "?"
             raise JobFailed(
                 f"Partition {_name(part)} uses {kind} {label} of VIOS {vname}, which is not on shared storage; "
-                "only Shared Storage Pool logical units can move."
+                "only Shared Storage Pool logical units and SAN hdisks can move."
             )
-        items.append(_lu_item(txn, mapping, xml.text(dev, "UniqueDeviceID", "")))
+        items.append({**_lu_item(txn, mapping, xml.text(dev, "UniqueDeviceID", "")), "vios": vname})
     return items
 
 
@@ -230,6 +240,7 @@ def _remove_here(txn: Transaction, part: Record) -> None:
         touched[vios.uuid] = vios
     for vios in touched.values():
         txn.put(vios, detail="VirtualSCSIMappings")
+    mobility_vfc.remove_vfc_here(txn, part)
     for cna in txn.find("ClientNetworkAdapter", part.uuid):
         txn.delete(cna)
     system = lpar_resources.managed_system(txn)

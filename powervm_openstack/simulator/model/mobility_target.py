@@ -18,12 +18,13 @@ replaced by this system's in every document), ``partition`` (the LogicalPartitio
   gives it, else its own) no NetworkBridge here carries (unless overridden; with ``OVSOverride`` a
   NovaLink trunk carrying it counts, see ``mobility_network``; adapters on ``MGMTSWITCH``, the RMC
   path, need no bridge);
-- a logical unit of a cluster this system's VIOSes are not nodes of.
+- a logical unit of a cluster this system's VIOSes are not nodes of;
+- SAN hdisks and virtual FC adapters this system cannot serve (``model.mobility_storage``).
 Shared storage is modelled by identity: two simulators whose topologies name the same SSP pool and
 cluster share its Tier UUID, and a received logical unit is recorded under this side's Tier. A
 received partition keeps its UUID, client adapters (slots, MACs; a mapped adapter gets the mapped
 VLANs) and client vSCSI slots; its partition id is kept when free, else the next free one; the
-server adapters go on the first VIOS of the cluster, in free slots.
+server adapters go on the VIOS of the cluster named as the source's (else its first), in free slots.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 from lxml import etree
 
-from powervm_openstack.simulator.model import lpar_resources, mobility_inactive, mobility_network
+from powervm_openstack.simulator.model import lpar_resources, mobility_inactive, mobility_network, mobility_storage
 from powervm_openstack.simulator.runtime.jobs import JobFailed
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.state.record import Record
@@ -74,7 +75,14 @@ def validate(txn: Transaction, package: dict[str, Any]) -> list[str]:
             reasons.append(
                 f"Logical unit {item['udid']} is in cluster {item['cluster']}, which no VIOS of {own} is in."
             )
+    reasons += mobility_storage.validate(txn, package, own, _lu_vios(txn, package))
     return reasons
+
+
+def _lu_vios(txn: Transaction, package: dict[str, Any]) -> Any:
+    """``source VIOS name -> the VIOS here its logical units go to`` (see ``_map``)."""
+    clusters = [item["cluster"] for item in package.get("storage", [])]
+    return lambda source: _cluster_vios(txn, clusters[0], prefer=source) if clusters else None
 
 
 def receive(txn: Transaction, package: dict[str, Any]) -> Record:
@@ -98,6 +106,9 @@ def receive(txn: Transaction, package: dict[str, Any]) -> Record:
         txn.put(_adapter(cna, package, system, switches[cna["switch"]], lpar_id, uuid))
     for item in package.get("storage", []):
         _map(txn, system, item, package, lpar_id)
+    lu_vios = _lu_vios(txn, package)
+    mobility_storage.receive(txn, package, xml.text(system.element, "SystemName", ""), lu_vios, lpar_id,
+                             lambda text: _doc(text, package, system))  # fmt: skip
     return part
 
 
@@ -129,15 +140,17 @@ def _compat(system: Record, modes: dict[str, str], name: str, own: str) -> list[
     ]
 
 
-def _cluster_vios(txn: Transaction, cluster_name: str) -> Record | None:
+def _cluster_vios(txn: Transaction, cluster_name: str, prefer: str | None = None) -> Record | None:
+    """A VIOS here that is a node of the cluster: the one named ``prefer`` if it is one, else the first."""
+    nodes = []
     for cluster in txn.find("Cluster"):
         if xml.text(cluster.element, "ClusterName") != cluster_name:
             continue
         for node in cluster.element.iter(xml.q("VirtualIOServer")):
             vios = txn.get("VirtualIOServer", (node.get("href") or "").rstrip("/").rsplit("/", 1)[-1])
             if vios is not None:
-                return vios
-    return None
+                nodes.append(vios)
+    return next((v for v in nodes if xml.text(v.element, "PartitionName") == prefer), nodes[0] if nodes else None)
 
 
 def _free_id(txn: Transaction, wanted: int) -> int:
@@ -163,8 +176,8 @@ def _adapter(cna: dict[str, Any], package: dict[str, Any], system: Record, switc
 
 
 def _map(txn: Transaction, system: Record, item: dict[str, Any], package: dict[str, Any], lpar_id: int) -> None:
-    """Record the logical unit on this side's Tier and map it from the cluster's first VIOS."""
-    vios = _cluster_vios(txn, item["cluster"])
+    """Record the logical unit on this side's Tier; map it from the cluster node named as the source VIOS, else the first."""
+    vios = _cluster_vios(txn, item["cluster"], prefer=item.get("vios"))
     assert vios is not None
     if not any(xml.text(lu.element, "UniqueDeviceID") == item["udid"] for lu in txn.find("LogicalUnit")):
         txn.put(
@@ -172,12 +185,14 @@ def _map(txn: Transaction, system: Record, item: dict[str, Any], package: dict[s
         )
     mapping = _doc(item["mapping"], package, system)
     vios_id = xml.text(vios.element, "PartitionID")
-    used = {int(xml.text(m, "ServerAdapter/VirtualSlotNumber", "0") or 0)
-            for m in xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping")}  # fmt: skip
+    maps = xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping")
+    used = {int(xml.text(m, "ServerAdapter/VirtualSlotNumber", "0") or 0) for m in maps}
+    # another device of the same client adapter arrived already: it shares that server adapter
+    same = mobility_storage.server_slot_of(maps, lpar_id, xml.text(mapping, "ClientAdapter/VirtualSlotNumber"))
     for path, value in (
         ("ServerAdapter/LocalPartitionID", vios_id),
         ("ServerAdapter/RemoteLogicalPartitionID", lpar_id),
-        ("ServerAdapter/VirtualSlotNumber", next(s for s in range(10, 2000) if s not in used)),
+        ("ServerAdapter/VirtualSlotNumber", same or next(s for s in range(10, 2000) if s not in used)),
         ("ClientAdapter/LocalPartitionID", lpar_id),
         ("ClientAdapter/RemoteLogicalPartitionID", vios_id),
     ):

@@ -3,7 +3,8 @@
 ``compute`` drives the host of ``host.yaml``; ``host2`` drives a second simulator with the same
 topology renamed as another system (its own UUIDs), sharing the SSP cluster ``cluster1`` and the
 physical network. A server on an SSP disk live-migrates: afterwards its partition, adapters and
-disk mapping are only on host2's simulator (the rollback case is in ``test_live_migration_rollback``).
+disk mapping are only on host2's simulator (the rollback case is in ``test_live_migration_rollback``,
+servers with Cinder volumes in ``test_live_migration_volumes``).
 The servers have a config drive (the harness forces one): its virtual optical media is not shared
 storage, so it is unmapped before the move, deleted on the source and built again on host2. On localdisk the destination refuses before anything
 changes, with the reason in the instance action.
@@ -14,11 +15,9 @@ from __future__ import annotations
 import json
 import tempfile
 import urllib.request
-import uuid
 from pathlib import Path
 
 import yaml
-from nova.tests.fixtures import cinder as cinder_fixture
 from nova.tests.functional.api import client
 from nova.virt import node as nova_node
 from pypowervm.wrappers import logical_partition as pvm_lpar
@@ -26,11 +25,8 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.simulator.build.san import Lun
-from powervm_openstack.simulator.model import fc
 from tests.compute.nova_harness.base import HOST_TOPOLOGY, Simulator, stop_driver
 from tests.compute.nova_harness.test_functional import VLAN, PowerVMHarness
-from tests.compute.nova_harness.test_volumes import TARGETS, VIOS_PORTS
 from tests.fixtures.simulator import connect, disconnect
 
 
@@ -87,15 +83,6 @@ class _TwoHosts(PowerVMHarness):
             self.admin_api.api_get(f"/servers/{server['id']}/os-instance-actions/{action['request_id']}").body
         )
 
-    def _fc_volume(self) -> str:
-        """A SAN LUN on the source's simulator and the fixture's fibre_channel connection info for it."""
-        volume_id = str(uuid.uuid4())
-        fc.add_lun(self.sim.server.store, Lun(volume_id, 1, 2, TARGETS, [w for p in VIOS_PORTS.values() for w in p]))
-        self.cinder.VOLUME_CONNECTION_INFO = dict(cinder_fixture.CinderFixture.VOLUME_CONNECTION_INFO)
-        self.cinder.VOLUME_CONNECTION_INFO[volume_id] = {
-            "driver_volume_type": "fibre_channel", "data": {"target_wwn": TARGETS, "target_lun": 1}}  # fmt: skip
-        return volume_id
-
     def _media(self, adapter) -> list[str]:
         vioses = pvm_vios.VIOS.get(adapter)
         return [m.name for v in vioses for vg in pvm_stor.VG.get(adapter, parent=v) for r in vg.vmedia_repos
@@ -118,14 +105,6 @@ class PowerVMLiveMigrationSspTest(_TwoHosts):
         disks = self._mapped_to(self.pvm, lpar.uuid)
         cfg = f"cfg_{server['id'].replace('-', '')}"
         self.assertIn(cfg, disks)
-
-        # a server with a Cinder volume is refused (its hdisks would not be prepared on host2) and stays
-        with_volume = self._boot(host="compute")
-        self._attach_volume(with_volume, self._fc_volume())
-        self.assertRaises(client.OpenStackApiException, self.admin_api.post_server_action, with_volume["id"],
-                          {"os-migrateLive": {"host": "host2", "block_migration": "auto"}})  # fmt: skip
-        self.assertIn("does not live-migrate volumes yet", self._last_action_detail(with_volume))
-        self.assertEqual("running", self._on(self.pvm, with_volume).state)
 
         server = self._live_migrate(server, host="host2")
 
