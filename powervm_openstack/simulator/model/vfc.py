@@ -8,7 +8,8 @@ rules, ``model.vscsi``) the server, for a new mapping:
 - takes the client adapter's two ``WWPNs`` as given (16 hex digits each, used by no other mapping
   of the system) or generates a pair;
 - assigns the server adapter (slot, ``vfchostN``, ``MapPort``, ``PhysicalPort``) and the client
-  adapter (slot on the client, connecting ids and slots), as the capture ``fake_vios_ssp_npiv.txt``
+  adapter (the slot the client asked for, refused when in use or out of range, else the first free
+  one; connecting ids and slots), as the capture ``fake_vios_ssp_npiv.txt``
   shows them.
 A removed mapping gives its NPIV port back. A mapping whose client partition was deleted stays as an
 orphan (``lpar_rules``: no ``ClientAdapter``, the server adapter keeps ``ConnectingPartitionID``),
@@ -159,7 +160,10 @@ def _new_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> Non
     wwpns = " ".join(w.lower() for w in given) or " ".join(_new_pair(txn)).lower()
     used_server = vscsi._server_slots(txn, vios)
     s_slot = vscsi._free_slot(vios, used_server)
-    c_slot = vscsi._free_slot(client, vscsi._client_slots(txn, client))
+    asked = xml.text(mapping, "ClientAdapter/VirtualSlotNumber")
+    if asked:  # a rebuild keeps the source's slots (pypowervm ``add_map(lpar_slot_num=)``)
+        adapters.check_slot(txn, client, int(asked))
+    c_slot = int(asked) if asked else vscsi._free_slot(client, vscsi._client_slots(txn, client))
     vios_id, client_id = adapters.partition_id(vios), adapters.partition_id(client)
     s_loc, c_loc = adapters.location_code(txn, vios, s_slot), adapters.location_code(txn, client, c_slot)
     server, client_adpt = _adapter(mapping, "ServerAdapter"), _adapter(mapping, "ClientAdapter")

@@ -8,8 +8,9 @@ For a new mapping the server, inside the VIOS update's transaction:
   VIOS as a node; anything else is refused (400 naming the storage);
 - refuses a virtual disk, hdisk or optical media that this VIOS already maps to a partition (a logical
   unit of a Shared Storage Pool may be mapped to several), and a client partition that does not exist;
-- assigns the server adapter (slot, ``vhostN``) and client adapter (slot on the client partition)
-  unless the mapping reuses an existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
+- assigns the server adapter (slot, ``vhostN``) and client adapter (the client slot asked for,
+  refused when in use or out of range, else the first free one) unless the mapping reuses an
+  existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
   LUA), and writes the full storage element;
 - marks a mapped logical unit InUse;
 - refuses (409, HSCL294C) a new client adapter on, or the removal of the last mapping of a client
@@ -228,7 +229,10 @@ def _adapters(txn: Transaction, vios: Record, client: Record, mapping: etree._El
     adapters.check_live_add(client, "a virtual SCSI client adapter")
     vios_id, client_id = adapters.partition_id(vios), adapters.partition_id(client)
     s_slot = _free_slot(vios, _server_slots(txn, vios))
-    c_slot = int(xml.text(client_adpt, "VirtualSlotNumber") or 0) or _free_slot(client, _client_slots(txn, client))
+    c_slot = int(xml.text(client_adpt, "VirtualSlotNumber") or 0)
+    if c_slot:  # asked for (a rebuild keeps the source's slots): firmware refuses one in use or out of range
+        adapters.check_slot(txn, client, c_slot)
+    c_slot = c_slot or _free_slot(client, _client_slots(txn, client))
     s_loc, c_loc = adapters.location_code(txn, vios, s_slot), adapters.location_code(txn, client, c_slot)
     names = {xml.text(m, "ServerAdapter/AdapterName") for m in xml.findall(vios.element, _MAPS)}
     vhost = next(f"vhost{n}" for n in range(10_000) if f"vhost{n}" not in names)
