@@ -33,7 +33,7 @@ from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.build.san import Lun
-from powervm_openstack.simulator.model import fc, vfc
+from powervm_openstack.simulator.model import fc, filestore, vfc
 from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
@@ -247,3 +247,36 @@ def test_client_storage_finds_mappings_by_udid_and_client_wwpn(host):
     wwpn = npiv.client_adapter.wwpns[1]
     assert pvm_cstg.c_wwpn_to_vfc_mapping(vios, wwpn.upper()).server_adapter.name == npiv.server_adapter.name
     assert pvm_cstg.c_wwpn_to_vfc_mapping(vios, "C0507600DEADBEEF") is None
+
+
+def test_rescan_vstor_rereads_a_grown_file_and_rbd_image(tmp_path):
+    data = yaml.safe_load(HOST.read_text())
+    data["management_partition"]["io_server"] = True
+    data["storage"]["rbd_images"] = [{"name": "volumes/grow", "capacity_gb": 1}]
+    path = tmp_path / "host.yaml"
+    path.write_text(yaml.safe_dump(data))
+    volume = tmp_path / "volume-grow"
+    volume.write_bytes(b"\0" * 1024**2)
+    with running_simulator(topology=str(path)) as sim:
+        adapter = connect(sim)
+        try:
+            mgmt = pvm_par.get_mgmt_partition(adapter)
+            lpar = new_lpar(adapter, "fio")
+            for stg in (pvm_stor.FileIO.bld_ref(adapter, str(volume)), pvm_stor.RBD.bld_ref(adapter, "volumes/grow")):
+                pvm_smap.add_vscsi_mapping(None, mgmt.uuid, lpar.uuid, stg)
+
+            def sizes() -> dict[str, float]:
+                vios = pvm_vios.VIOS.get(adapter, uuid=mgmt.uuid, xag=XAGS)
+                return {m.backing_storage.name: m.backing_storage.capacity for m in vios.scsi_mappings}
+
+            udids = {m.backing_storage.name: m.backing_storage.udid for m in pvm_vios.VIOS.get(
+                adapter, uuid=mgmt.uuid, xag=XAGS).scsi_mappings}  # fmt: skip
+            with volume.open("r+b") as handle:  # Cinder extends the file and the image
+                handle.truncate(3 * 1024**3)
+            filestore.add_rbd(sim.store, "volumes/grow", 4)
+            assert sizes() == {str(volume): pytest.approx(1 / 1024, abs=1e-5), "volumes/grow": 1}, "not yet rescanned"
+            for udid in udids.values():
+                pvm_stg.rescan_vstor(mgmt.uuid, udid, adapter=adapter)
+            assert sizes() == {str(volume): pytest.approx(3), "volumes/grow": 4}
+        finally:
+            disconnect(adapter)

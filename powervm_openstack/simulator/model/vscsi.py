@@ -13,6 +13,7 @@ For a new mapping the server, inside the VIOS update's transaction:
   existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
   LUA), and writes the full storage element;
 - marks a mapped logical unit InUse;
+- keeps a mapping sent back without Storage as its adapter pair alone (``model.vscsi_bus``);
 - refuses (409, HSCL294C) a new client adapter on, or the removal of the last mapping of a client
   adapter (which removes that adapter) from, a running partition without active RMC: both are DLPAR
   changes (``adapters.check_live_change``); a mapping that reuses an existing adapter pair is not.
@@ -32,7 +33,7 @@ from pathlib import Path
 from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
-from powervm_openstack.simulator.model import adapters, filestore, storage
+from powervm_openstack.simulator.model import adapters, filestore, storage, vscsi_bus
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -95,11 +96,14 @@ class VscsiRules(kinds.Behaviour):
             if key in before and key not in kept:
                 kept.add(key)  # an existing mapping sent back: the server's copy stays authoritative
                 mapping.getparent().replace(mapping, copy.deepcopy(before[key]))
+            elif not vscsi_bus.has_storage(mapping):
+                vscsi_bus.detached({slot for slot, _ in before}, mapping)
             else:
                 _new_mapping(txn, new, mapping)
         for key, mapping in before.items():
             if key not in kept:
                 _removed_mapping(txn, new, mapping)
+        vscsi_bus.drop_empty_twins(new)
 
 
 def _client(txn: Transaction, mapping: etree._Element) -> Record:
