@@ -84,6 +84,19 @@ def test_find_pports_for_portlabel_and_get_lpar_vnics(host):
     assert found[with_vnic.uuid][0].pvid == 200
 
 
+# -- tasks.cna: trunks and their clients -------------------------------------------------------------
+def test_find_cnas_on_trunk_and_find_orphaned_trunks(host):
+    mgmt = pvm_par.get_mgmt_partition(host)
+    lpar = new_lpar(host, "p2p")
+    client, (trunk,) = pvm_cna.crt_p2p_cna(host, None, lpar.uuid, [mgmt.uuid], "OVSNET", crt_vswitch=True)
+    trunk = pvm_net.CNA.get(host, parent=mgmt, uuid=trunk.uuid)
+    assert [c.uuid for c in pvm_cna.find_cnas_on_trunk(trunk)] == [client.uuid]
+    assert pvm_cna.find_orphaned_trunks(host, "OVSNET") == []
+    pvm_net.CNA.get(host, parent=lpar, uuid=client.uuid).delete()
+    assert [t.uuid for t in pvm_cna.find_orphaned_trunks(host, "OVSNET")] == [trunk.uuid]
+    assert pvm_cna.find_orphaned_trunks(host, "NOSUCHSWITCH") == []
+
+
 # -- tasks.power: a restart ------------------------------------------------------------------------
 def test_a_restart_leaves_the_partition_running(host):
     lpar = new_lpar(host, "rst")

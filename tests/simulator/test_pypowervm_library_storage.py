@@ -192,6 +192,17 @@ def test_crt_lu_on_the_pool_and_rm_ssp_storage(host):
     assert not {"boot_x", "image_x"} & {lu.name for lu in pvm_stor.SSP.get(adapter, uuid=ssp.uuid).logical_units}
 
 
+def test_upload_new_lu(host):
+    sim, adapter = host
+    ssp = pvm_stor.SSP.get(adapter)[0]
+    data = b"an image for the pool" * 100
+    lu, _ = pvm_stg.upload_new_lu(_vios(adapter, "vios1").uuid, ssp, io.BytesIO(data), "image_up", len(data))
+    fresh = pvm_stor.LUEnt.get(adapter, parent=pvm_stg.default_tier_for_ssp(ssp), uuid=lu.uuid)
+    assert fresh.name == "image_up" and fresh.lu_type == pvm_stor.LUType.IMAGE
+    with sim.store.reading() as view:
+        assert view.blob(lu.udid) == data
+
+
 # -- hdisks: rescan after an extend, the page-83 inventory ---------------------------------------------
 def test_rescan_vstor_rereads_a_grown_hdisk_and_refuses_an_unknown_udid(host):
     sim, adapter = host
