@@ -69,16 +69,55 @@ Live (DLPAR) adapter changes and the quick-property anchor live in ``test_pypowe
 - the ``<Kind>/quick`` anchor (``adapter.read(kind, suffix_type='quick')``, read by pypowervm as
   Atom): a feed with one entry per quick property name, root and under the ManagedSystem.
 
+Storage tasks a driver runs at start-up, before mobility and after an extend live in
+``test_pypowervm_library_storage`` (nova's harness host):
+
+- ``tasks.storage.ComprehensiveScrub`` and ``find_stale_lpars``: a partition deleted with a virtual
+  disk, optical media, an SSP logical unit and an NPIV mapping still mapped leaves orphans (server
+  adapter kept, client side gone); the scrub removes every one, deletes the virtual disk and the
+  media, keeps the logical unit (no longer in use) and gives the NPIV port back, and leaves a living
+  partition's mappings alone;
+- ``ScrubOrphanStorageForLpar`` (one partition id only), ``add_lpar_storage_scrub_tasks`` on a
+  ``build_active_vio_feed_task`` FeedTask (an existing partition is skipped unless
+  ``lpars_exist=True``), ``ScrubPortlessVFCMaps`` (a mapping whose port was unmapped on the VIOS);
+- ``crt_lu`` on the SSP (answers the refreshed pool), two LUs of one name, ``rm_ssp_storage`` (the
+  image goes with its last clone), ``upload_new_lu``;
+- ``rescan_vstor`` (``RescanVirtualDisk``): a grown SAN LUN's hdisk, a grown FileIO file and RBD
+  image are re-read, a virtual disk is accepted, an unknown UDID is ``VstorNotFound``;
+- ``tasks.hdisk.get_pg83_via_job`` and ``PV.pg83`` (``LUARecovery`` ``QUERY_INVENTORY``);
+- ``tasks.client_storage.udid_to_scsi_mapping``, ``c_wwpn_to_vfc_mapping``.
+
+Helpers live in ``test_pypowervm_library_helpers``: ``tasks.partition.get_physical_wwpns``,
+``has_physical_io``, ``build_active_vio_feed_task`` (powered-off VIOSes left out,
+``NotEnoughActiveVioses`` with none); ``tasks.sriov.find_pports_for_portlabel``, ``get_lpar_vnics``;
+``tasks.cna.find_cnas_on_trunk``, ``find_orphaned_trunks``; a restart through
+``PowerOp.stop(PowerOffOpts().restart())`` and ``power_off(restart=True)``; ``tasks.slot_map``: a
+``SlotMapStore`` filled from real wrappers (virtual Ethernet, vSCSI, vFC) and saved, then
+``RebuildSlotMap`` recreating every client slot on a new partition (a slot in use refused).
+
+Mappings live in ``test_pypowervm_library_mappings``: ``tasks.scsi_mapper.detach_storage`` (the
+adapter pair and its client slot stay, nothing deleted), re-attaching to that pair,
+``modify_vopt_mapping``, ``remove_vopt_mapping``, ``remove_pv_mapping``, ``index_mappings``; a new
+pair without storage refused; ``tasks.vfc_mapper.derive_base_npiv_map`` (the API generates the
+WWPNs), ``find_vios_for_port_map``, ``find_vios_for_vfc_wwpns``, ``has_client_wwpns``,
+``find_pfc_wwpn_by_name``, ``intersect_wwpns``.
+
 Also proven elsewhere against the simulator over HTTP (so not repeated here):
-``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (``crt_vdisk``, ``upload_new_vdisk``,
-``crt_copy_vdisk``, ``upload_vopt``, ``rm_vg_storage``, ``crt_lu_linked_clone``, ``find_vg``) in
-tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUARecovery``,
+``tasks.scsi_mapper`` (``add_vscsi_mapping``, ``remove_maps``, ``remove_lu_mapping``), ``tasks.vopt``
+(``validate_vopt_repo_exists``), ``tasks.storage`` (``crt_vdisk``, ``upload_new_vdisk``,
+``crt_copy_vdisk``, ``upload_vopt``, ``rm_vg_storage``, ``crt_lu`` on a Tier,
+``crt_lu_linked_clone``, ``rm_tier_storage``, ``find_vg``) and ``tasks.cluster_ssp.get_or_upload_image_lu``
+in tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUARecovery``,
 ``remove_hdisk``/``RemoveDevice``, iSCSI discovery and removal) and ``tasks.vfc_mapper``
-(``GetNextWWPNs``, NPIV mappings) in tests/compute/test_sim_san.py; ``tasks.sriov`` (vNIC backing
-devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py; ``tasks.migration`` in
-tests/simulator/test_mobility.py; ``tasks.monitor`` in tests/simulator/test_pcm.py;
-``tasks.vterm.open_remotable_vnc_vterm`` on a local session (the simulator's ``mkvterm``/``rmvterm``,
-``http/vterm``) by nova's ``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
+(``GetNextWWPNs``, ``derive_npiv_map``, ``add_map``/``remove_maps``) in tests/compute/test_sim_san.py;
+FileIO and RBD vSCSI storage (``FileIO``/``RBD.bld_ref`` through ``scsi_mapper``) and
+``tasks.hdisk.rbd_exists`` (``RBDExists``) in tests/compute/test_sim_filestore.py; ``tasks.sriov``
+(vNIC backing devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py;
+``tasks.migration`` in tests/simulator/test_mobility.py; ``tasks.monitor.util``
+(``ensure_ltm_monitors``, ``query_ltm_feed``, ``latest_stats``, ``vm_metrics``, ``get_lpar_metrics``,
+``LparMetricCache``) in tests/simulator/test_pcm.py; ``tasks.vterm.open_remotable_vnc_vterm`` on a
+local session (the simulator's ``mkvterm``/``rmvterm``, ``http/vterm``) by nova's
+``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
 
 Deliberately not supported (with the reason):
 
@@ -91,8 +130,15 @@ Deliberately not supported (with the reason):
   not the REST API (only on a Power partition);
 - ``tasks.vterm.open_remotable_vnc_vterm`` over a remote session: pypowervm itself raises
   ``ConsoleNotLocal`` before any REST call (the console needs a local NovaLink session);
-- ``tasks.hdisk`` RBD (``rbd_exists``), FileIO/RBD vSCSI storage, ``tasks.cluster_ssp.crt_cluster_ssp``,
-  ``tasks.storage.rescan_vstor``: the driver does not use them (docs/simulator.md, "Not modelled").
+- ``tasks.cluster_ssp.crt_cluster_ssp`` (the ``Cluster`` ``Create`` job): building a cluster and its
+  pool from raw hdisks is a VIOS administrator's task, which no compute driver does (nova-powervm
+  never called it); the simulator's clusters come from the topology, and the job fails saying so
+  (``test_pypowervm_library_storage``);
+- a scrub that removes optical media from a VIOS with a volume group that holds no media
+  repository: pypowervm's ``_rm_vopts`` reads ``vmedia_repos[0]`` of every volume group and raises
+  ``IndexError`` (a VIOS has one repository); the storage part runs on a host whose VIOS has one;
+- ``tasks.vfc_mapper.build_migration_mappings``: the NPIV mappings of a migration, left to the
+  mobility suite.
 See docs/simulator.md for the same list from the simulator's side.
 """
 

@@ -24,11 +24,13 @@ import pytest
 import yaml
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import client_storage as pvm_cstg
+from pypowervm.tasks import cluster_ssp as pvm_cssp
 from pypowervm.tasks import hdisk as pvm_hdisk
 from pypowervm.tasks import partition as pvm_par
 from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.tasks import storage as pvm_stg
 from pypowervm.tasks import vfc_mapper as pvm_vfc
+from pypowervm.wrappers import cluster as pvm_clust
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
@@ -190,6 +192,16 @@ def test_crt_lu_on_the_pool_and_rm_ssp_storage(host):
     names = {lu.name for lu in pvm_stor.LUEnt.get(adapter, parent=tier)}
     assert not {"boot_x", "image_x"} & names, "the unused image goes with its last clone"
     assert not {"boot_x", "image_x"} & {lu.name for lu in pvm_stor.SSP.get(adapter, uuid=ssp.uuid).logical_units}
+
+
+def test_crt_cluster_ssp_is_refused_as_not_modelled(host):
+    _, adapter = host
+    vios = _vios(adapter, "vios1")
+    node = pvm_clust.Node.bld(adapter, vios_uri=vios.related_href)
+    disk = pvm_stor.PV.bld(adapter, "hdisk9", udid="01M0lCTbm9kaXNr")
+    with pytest.raises(pvm_exc.JobRequestFailed, match=r"not modelled by the simulator.*storage\.shared_storage_pools"):
+        pvm_cssp.crt_cluster_ssp("cluster2", "ssp2", disk, node, [disk])
+    assert [c.name for c in pvm_clust.Cluster.get(adapter)] == ["cluster1"]
 
 
 def test_upload_new_lu(host):

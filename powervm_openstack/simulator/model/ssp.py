@@ -14,6 +14,10 @@ Logical units are CHILD objects of a Tier (``PUT /rest/api/uom/Tier/<u>/LogicalU
   and coordinates image uploads between hosts with marker LUs (``cluster_ssp.get_or_upload_image_lu``)
   rather than relying on the pool to refuse a repeated name;
 - tells the simulators sharing the pool (``ssp_cluster``) about every LU created, grown or deleted.
+``Cluster/do/Create`` (pypowervm ``cluster_ssp.crt_cluster_ssp``) is not modelled: building a
+cluster and its pool from raw hdisks is a VIOS administrator's task that no compute driver runs
+(nova-powervm never did); the job fails naming the topology's ``storage.shared_storage_pools``,
+where a simulator's clusters come from.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import ssp_cluster
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.model.storage import gb
+from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Transaction
@@ -42,6 +47,12 @@ LU_ORDER = (
 def install() -> None:
     kinds.register("LogicalUnit", LogicalUnitRules())
     kinds.register("SharedStoragePool", PoolRules())
+    register_job("Cluster", "Create", _cluster_create)
+
+
+def _cluster_create(txn: Transaction, target: Record | None, params: dict[str, str]) -> dict[str, str]:
+    raise JobFailed("Cluster/do/Create is not modelled by the simulator: its clusters and Shared Storage Pools "
+                    "come from the topology (storage.shared_storage_pools).")  # fmt: skip
 
 
 def pool_of(txn: Transaction, tier: Record) -> Record:
