@@ -138,7 +138,10 @@ Deliberately not supported (with the reason):
   repository: pypowervm's ``_rm_vopts`` reads ``vmedia_repos[0]`` of every volume group and raises
   ``IndexError`` (a VIOS has one repository); the storage part runs on a host whose VIOS has one;
 - ``tasks.vfc_mapper.build_migration_mappings``: the NPIV mappings of a migration, left to the
-  mobility suite.
+  mobility suite;
+- changing an existing client adapter (``tasks.cna.assign_free_vlan``) of a running partition
+  without RMC is accepted: no source says what NovaLink answers (docs/simulator.md gives the
+  evidence found), so it is left open rather than guessed.
 See docs/simulator.md for the same list from the simulator's side.
 """
 
