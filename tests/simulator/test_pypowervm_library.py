@@ -100,7 +100,9 @@ adapter pair and its client slot stay, nothing deleted), re-attaching to that pa
 ``modify_vopt_mapping``, ``remove_vopt_mapping``, ``remove_pv_mapping``, ``index_mappings``; a new
 pair without storage refused; ``tasks.vfc_mapper.derive_base_npiv_map`` (the API generates the
 WWPNs), ``find_vios_for_port_map``, ``find_vios_for_vfc_wwpns``, ``has_client_wwpns``,
-``find_pfc_wwpn_by_name``, ``intersect_wwpns``.
+``find_pfc_wwpn_by_name``, ``intersect_wwpns``; ``tasks.vopt.validate_vopt_repo_exists`` making the
+media repository in ``rootvg`` of a host without one (``NoMediaRepoVolumeGroupFound`` for an unknown
+volume group).
 
 Also proven elsewhere against the simulator over HTTP (so not repeated here):
 ``tasks.scsi_mapper`` (``add_vscsi_mapping``, ``remove_maps``, ``remove_lu_mapping``), ``tasks.vopt``

@@ -6,7 +6,8 @@ stays as its adapter pair, as nova-powervm left optical media before a migration
 storage to that pair, ``modify_vopt_mapping``, ``remove_vopt_mapping``, ``remove_pv_mapping`` and
 ``index_mappings``; ``tasks.vfc_mapper.derive_base_npiv_map`` (the API generates the WWPNs),
 ``find_vios_for_vfc_wwpns``, ``has_client_wwpns``, ``find_vios_for_port_map``,
-``find_pfc_wwpn_by_name`` and ``intersect_wwpns``. Each call goes over HTTP; every outcome is read
+``find_pfc_wwpn_by_name`` and ``intersect_wwpns``; ``tasks.vopt.validate_vopt_repo_exists`` making the
+media repository on a host without one. Each call goes over HTTP; every outcome is read
 back with a fresh GET.
 """
 
@@ -16,11 +17,13 @@ import io
 from pathlib import Path
 
 import pytest
+import yaml
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import hdisk as pvm_hdisk
 from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.tasks import storage as pvm_stg
 from pypowervm.tasks import vfc_mapper as pvm_vfc
+from pypowervm.tasks import vopt as pvm_vopt
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
@@ -143,3 +146,25 @@ def test_npiv_helpers_and_a_base_map_whose_wwpns_the_api_generates(host):
     assert (found_vios.name, found_map.server_adapter.name) == ("vios2", mapping.server_adapter.name)
     assert pvm_vfc.has_client_wwpns(vioses, wwpns)[0].name == "vios2"
     assert pvm_vfc.has_client_wwpns(vioses, ["C0507600DEADBE00", "C0507600DEADBE01"]) == (None, None)
+
+
+# -- tasks.vopt: the media repository made on first use -------------------------------------------------
+def test_validate_vopt_repo_exists_creates_the_repository(tmp_path):
+    data = yaml.safe_load(HOST.read_text())
+    for group in data["storage"]["volume_groups"]:
+        group.pop("media_repository", None)
+    path = tmp_path / "host.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with running_simulator(topology=str(path)) as sim:
+        adapter = connect(sim)
+        try:
+            pvm_vopt._cur_vg_uuid = pvm_vopt._cur_vios_uuid = None  # pypowervm caches the last host's answer
+            with pytest.raises(pvm_exc.NoMediaRepoVolumeGroupFound):
+                pvm_vopt.validate_vopt_repo_exists(adapter, vopt_media_volume_group="novg")
+            vios_uuid, vg_uuid = pvm_vopt.validate_vopt_repo_exists(adapter, vopt_media_rep_size=2)
+            vg = pvm_stor.VG.get(adapter, uuid=vg_uuid, parent_type=pvm_vios.VIOS, parent_uuid=vios_uuid)
+            assert vg.name == "rootvg" and [(r.name, r.size) for r in vg.vmedia_repos] == [("vopt", 2)]
+            assert pvm_vopt.validate_vopt_repo_exists(adapter) == (vios_uuid, vg_uuid), "found again, not made twice"
+        finally:
+            pvm_vopt._cur_vg_uuid = pvm_vopt._cur_vios_uuid = None
+            disconnect(adapter)
