@@ -93,7 +93,9 @@ Helpers live in ``test_pypowervm_library_helpers``: ``tasks.partition.get_physic
 ``tasks.cna.find_cnas_on_trunk``, ``find_orphaned_trunks``; a restart through
 ``PowerOp.stop(PowerOffOpts().restart())`` and ``power_off(restart=True)``; ``tasks.slot_map``: a
 ``SlotMapStore`` filled from real wrappers (virtual Ethernet, vSCSI, vFC) and saved, then
-``RebuildSlotMap`` recreating every client slot on a new partition (a slot in use refused).
+``RebuildSlotMap`` recreating every client slot on a new partition (a slot in use refused);
+``helpers.vios_busy.vios_busy_retry_helper`` retrying a VIOS that answers busy (HSCL3205, the
+``vios_busy`` fault) and giving up after its three retries.
 
 Mappings live in ``test_pypowervm_library_mappings``: ``tasks.scsi_mapper.detach_storage`` (the
 adapter pair and its client slot stay, nothing deleted), re-attaching to that pair,

@@ -5,7 +5,8 @@ left out on purpose), on nova's harness host (two VIOSes with FC ports, an SR-IO
 Storage Pool): ``tasks.partition.get_physical_wwpns``, ``has_physical_io``,
 ``build_active_vio_feed_task``; ``tasks.sriov.find_pports_for_portlabel`` and ``get_lpar_vnics``;
 a restart through ``tasks.power``; ``tasks.slot_map`` (``SlotMapStore`` filled from real wrappers,
-``RebuildSlotMap`` recreating a partition's adapters in the same client slots). Each call goes over
+``RebuildSlotMap`` recreating a partition's adapters in the same client slots); ``helpers.vios_busy``
+retrying a VIOS that answers busy (HSCL3205). Each call goes over
 HTTP; every outcome is read back with a fresh GET.
 """
 
@@ -14,7 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
+from pypowervm import adapter as pvm_adapter
 from pypowervm import exceptions as pvm_exc
+from pypowervm.helpers import vios_busy as pvm_busy
 from pypowervm.tasks import cna as pvm_cna
 from pypowervm.tasks import partition as pvm_par
 from pypowervm.tasks import power as pvm_power
@@ -194,3 +198,22 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
         pvm_smap.add_vscsi_mapping(None, vioses[0].uuid, other.uuid, pvm_stor.LU.bld_ref(host, lu.name, lu.udid),
                                    lpar_slot_num=9)  # fmt: skip
     assert _client_slots(host, other) == {"cna": {9}, "vscsi": set(), "vfc": set()}, "nothing was added"
+
+
+# -- helpers.vios_busy -------------------------------------------------------------------------------
+def test_vios_busy_retry_helper_retries_a_busy_vios(monkeypatch):
+    monkeypatch.setattr(pvm_busy, "SLEEP", lambda seconds: None)  # pypowervm waits 5 s per retry
+    with running_simulator(topology=str(HOST)) as sim:
+        adapter = connect(sim)
+        try:
+            busy = pvm_adapter.Adapter(adapter.session, helpers=[pvm_busy.vios_busy_retry_helper])
+            rule = {"kind": "vios_busy", "method": "GET", "path": "VirtualIOServer", "count": 2}
+            requests.put(f"{sim.url}/sim/faults", json=[rule], timeout=10).raise_for_status()
+            assert sorted(v.name for v in pvm_vios.VIOS.get(busy)) == ["vios1", "vios2"], "served on the 3rd try"
+            rule["count"] = 4  # more than the helper's 3 retries
+            requests.put(f"{sim.url}/sim/faults", json=[rule], timeout=10).raise_for_status()
+            with pytest.raises(pvm_exc.HttpError) as err:
+                pvm_vios.VIOS.get(busy)
+            assert err.value.her_wrap.is_vios_busy()
+        finally:
+            disconnect(adapter)
