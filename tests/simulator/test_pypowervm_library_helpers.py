@@ -4,7 +4,7 @@ The sixth part of ``test_pypowervm_library`` (whose docstring lists everything c
 left out on purpose), on nova's harness host (two VIOSes with FC ports, an SR-IOV adapter, a Shared
 Storage Pool): ``tasks.partition.get_physical_wwpns``, ``has_physical_io``,
 ``build_active_vio_feed_task``; ``tasks.sriov.find_pports_for_portlabel`` and ``get_lpar_vnics``;
-a restart through ``tasks.power``; ``tasks.slot_map`` (``SlotMapStore`` filled from real wrappers,
+a restart through ``tasks.power`` and an IBM i OS shutdown without RMC; ``tasks.slot_map`` (``SlotMapStore`` filled from real wrappers,
 ``RebuildSlotMap`` recreating a partition's adapters in the same client slots); ``helpers.vios_busy``
 retrying a VIOS that answers busy (HSCL3205). Each call goes over
 HTTP; every outcome is read back with a fresh GET.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from pypowervm import adapter as pvm_adapter
 from pypowervm import exceptions as pvm_exc
 from pypowervm.helpers import vios_busy as pvm_busy
@@ -35,6 +36,7 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
+from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
@@ -215,5 +217,24 @@ def test_vios_busy_retry_helper_retries_a_busy_vios(monkeypatch):
             with pytest.raises(pvm_exc.HttpError) as err:
                 pvm_vios.VIOS.get(busy)
             assert err.value.her_wrap.is_vios_busy()
+        finally:
+            disconnect(adapter)
+
+
+def test_ibmi_os_shutdown_needs_no_rmc(tmp_path):
+    data = yaml.safe_load((Path(topology.TOPOLOGIES) / "default.yaml").read_text())
+    data["lpars"].append({"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "inactive"})
+    path = tmp_path / "ibmi.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with running_simulator(topology=str(path)) as sim:
+        adapter = connect(sim)
+        try:
+            ibmi = pvm_lpar.LPAR.search(adapter, one_result=True, name="ibmi-01")
+            assert pvm_popts.PowerOffOpts.can_os_shutdown(ibmi) and ibmi.rmc_state == "inactive"
+            pvm_power.PowerOp.stop(ibmi, opts=pvm_popts.PowerOffOpts().os_immediate())
+            assert pvm_lpar.LPAR.get(adapter, uuid=ibmi.uuid).state == "not activated"
+            batch = pvm_lpar.LPAR.search(adapter, one_result=True, name="aix-batch")  # AIX, RMC inactive
+            with pytest.raises(pvm_exc.OSShutdownNoRMC):
+                pvm_power.PowerOp.stop(batch, opts=pvm_popts.PowerOffOpts().os_normal())
         finally:
             disconnect(adapter)
