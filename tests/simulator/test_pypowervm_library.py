@@ -49,6 +49,9 @@ The remaining jobs, live adds and collection quick properties live in ``test_pyp
   an unknown surrogate, changing nothing;
 - ``tasks.ibmi.start_panel_job`` (``PanelFunction``): runs on an IBM i partition; the job itself
   refuses another partition type;
+- ``tasks.ibmi.update_ibmi_settings``: ``IBMiLoadSourceNotFound`` without a client adapter; with two
+  vSCSI client slots the lowest is the load source, the next the alternate, console ``HMC``, IPL
+  source B, keylock normal; the partition then powers on;
 - ``tasks.master_mode.request_master`` / ``release_master``: ``System.session_is_master`` follows;
 - ``<Kind>/quick/All``, root and under the ManagedSystem, and ``<uuid>/quick/All``: every partition's
   quick properties with its UUID; ``<Kind>/quick/<Prop>`` is 404.
