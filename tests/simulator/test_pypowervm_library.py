@@ -88,6 +88,8 @@ Storage tasks a driver runs at start-up, before mobility and after an extend liv
 - ``rescan_vstor`` (``RescanVirtualDisk``): a grown SAN LUN's hdisk, a grown FileIO file and RBD
   image are re-read, a virtual disk is accepted, an unknown UDID is ``VstorNotFound``;
 - ``tasks.hdisk.get_pg83_via_job`` and ``PV.pg83`` (``LUARecovery`` ``QUERY_INVENTORY``);
+- server-side searches ``Cluster.search(name=)`` and ``SSP.search(name=)``, negated too, and the
+  cluster's nodes naming the VIOSes;
 - ``tasks.client_storage.udid_to_scsi_mapping``, ``c_wwpn_to_vfc_mapping``.
 
 Helpers live in ``test_pypowervm_library_helpers``: ``tasks.partition.get_physical_wwpns``,

@@ -194,6 +194,17 @@ def test_crt_lu_on_the_pool_and_rm_ssp_storage(host):
     assert not {"boot_x", "image_x"} & {lu.name for lu in pvm_stor.SSP.get(adapter, uuid=ssp.uuid).logical_units}
 
 
+def test_cluster_and_pool_searches(host):
+    _, adapter = host
+    (cluster,) = pvm_clust.Cluster.search(adapter, name="cluster1")  # GET Cluster/search/(ClusterName=='...')
+    assert cluster.ssp_uri.rsplit("/", 1)[-1] == pvm_stor.SSP.search(adapter, one_result=True, name="ssp1").uuid
+    assert pvm_clust.Cluster.search(adapter, name="cluster9") == []
+    assert pvm_clust.Cluster.search(adapter, negate=True, name="cluster1") == []
+    assert pvm_stor.SSP.search(adapter, name="ssp9") == []
+    assert sorted(n.vios_uuid.upper() for n in cluster.nodes) == sorted(v.uuid.upper() for v in pvm_vios.VIOS.get(
+        adapter))  # fmt: skip
+
+
 def test_crt_cluster_ssp_is_refused_as_not_modelled(host):
     _, adapter = host
     vios = _vios(adapter, "vios1")
