@@ -146,7 +146,7 @@ Deliberately not supported (with the reason):
   (``test_pypowervm_library_storage``);
 - a scrub that removes optical media from a VIOS with a volume group that holds no media
   repository: pypowervm's ``_rm_vopts`` reads ``vmedia_repos[0]`` of every volume group and raises
-  ``IndexError`` (a VIOS has one repository); the storage part runs on a host whose VIOS has one;
+  ``IndexError`` (a VIOS has one repository); the storage part drops the harness host's ``datavg``;
 - ``tasks.vfc_mapper.build_migration_mappings``: the NPIV mappings of a migration, left to the
   mobility suite;
 - changing an existing client adapter (``tasks.cna.assign_free_vlan``) of a running partition
