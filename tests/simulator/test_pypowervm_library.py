@@ -138,6 +138,9 @@ Deliberately not supported (with the reason):
   (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them;
 - ``tasks.partition.get_this_partition``: reads ``/proc/ppc64/lparcfg`` of the machine it runs on,
   not the REST API (only on a Power partition);
+- ``tasks.monitor.host_cpu.HostCPUMetricCache``: takes the CPU frequency from ``/proc/cpuinfo`` of
+  the machine it runs on (``None`` off a Power partition); the driver's ``telemetry.host_cpu``
+  counts the same PCM samples instead (tests/compute/test_host_cpu.py);
 - ``tasks.vterm.open_remotable_vnc_vterm`` over a remote session: pypowervm itself raises
   ``ConsoleNotLocal`` before any REST call (the console needs a local NovaLink session);
 - ``tasks.cluster_ssp.crt_cluster_ssp`` (the ``Cluster`` ``Create`` job): building a cluster and its
