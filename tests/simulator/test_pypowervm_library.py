@@ -86,7 +86,8 @@ Storage tasks a driver runs at start-up, before mobility and after an extend liv
 - ``crt_lu`` on the SSP (answers the refreshed pool), two LUs of one name, ``rm_ssp_storage`` (the
   image goes with its last clone), ``upload_new_lu``;
 - ``rescan_vstor`` (``RescanVirtualDisk``): a grown SAN LUN's hdisk, a grown FileIO file and RBD
-  image are re-read, a virtual disk is accepted, an unknown UDID is ``VstorNotFound``;
+  image are re-read, a virtual disk and a logical unit the VIOS maps are accepted, an unknown UDID
+  (or a logical unit the VIOS does not map) is ``VstorNotFound``;
 - ``tasks.hdisk.get_pg83_via_job`` and ``PV.pg83`` (``LUARecovery`` ``QUERY_INVENTORY``);
 - server-side searches ``Cluster.search(name=)`` and ``SSP.search(name=)``, negated too, and the
   cluster's nodes naming the VIOSes;

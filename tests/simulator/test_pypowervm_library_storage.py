@@ -248,6 +248,12 @@ def test_rescan_vstor_rereads_a_grown_hdisk_and_refuses_an_unknown_udid(host):
     vg = pvm_stg.find_vg(adapter, "rootvg", "vios1")[1]
     vdisk = pvm_stg.crt_vdisk(adapter, vios.uuid, vg.uuid, "ext_disk", 1)
     pvm_stg.rescan_vstor(vios, vdisk)  # a virtual disk of the VIOS: nothing to re-read, no news
+    tier = pvm_stg.default_tier_for_ssp(pvm_stor.SSP.get(adapter)[0])
+    _, lu = pvm_stg.crt_lu(tier, "ext_lu", 1, thin=True)
+    with pytest.raises(pvm_exc.VstorNotFound):  # a logical unit only once this VIOS maps it
+        pvm_stg.rescan_vstor(vios.uuid, lu.udid, adapter=adapter)
+    pvm_smap.add_vscsi_mapping(None, vios.uuid, lpar.uuid, pvm_stor.LU.bld_ref(adapter, lu.name, lu.udid))
+    pvm_stg.rescan_vstor(vios.uuid, lu.udid, adapter=adapter)
     with pytest.raises(pvm_exc.VstorNotFound):
         pvm_stg.rescan_vstor(vios.uuid, "01M0lCTbm9zdWNoZGlzaw==", adapter=adapter)
     assert next(pv for pv in _vios(adapter, "vios1").phys_vols if pv.udid == udid).capacity == 10240
