@@ -131,7 +131,8 @@ class _MemoryStore(pvm_slot.SlotMapStore):
 
 def _client_slots(adapter, lpar) -> dict[str, set[int]]:
     """Client slots of ``lpar``: its virtual Ethernet adapters and the vSCSI/vFC mappings to it."""
-    slots = {"cna": {c.slot for c in pvm_net.CNA.get(adapter, parent=lpar)}, "vscsi": set(), "vfc": set()}
+    slots = {"cna": {c.slot for c in pvm_net.CNA.get(adapter, parent=lpar)}, "vscsi": set(), "vfc": set(),
+             "vnic": {v.slot for v in pvm_iocard.VNIC.get(adapter, parent=lpar)}}  # fmt: skip
     for vios in pvm_vios.VIOS.get(adapter, xag=XAGS):
         slots["vscsi"] |= {m.client_adapter.lpar_slot_num for m in vios.scsi_mappings
                            if m.client_adapter and m.server_adapter.lpar_id == lpar.id}  # fmt: skip
@@ -143,6 +144,10 @@ def _client_slots(adapter, lpar) -> dict[str, set[int]]:
 def test_rebuild_slot_map_recreates_the_client_slots(host):
     source = new_lpar(host, "src")
     cna = pvm_cna.crt_cna(host, None, source.uuid, 100, slot_num=9)
+    vnic = pvm_iocard.VNIC.bld(host, pvid=200, slot_num=11)
+    pvm_sriov.set_vnic_back_devs(vnic, [p.loc_code for p in pvm_sriov.find_pports_for_portlabel("default", host)],
+                                 sys_w=pvm_ms.System.get(host)[0])  # fmt: skip
+    vnic = vnic.create(parent=source)
     tier = pvm_stg.default_tier_for_ssp(pvm_stor.SSP.get(host)[0])
     _, lu = pvm_stg.crt_lu(tier, "slot_lu", 1, thin=True)
     vioses = _vioses(host)
@@ -157,6 +162,7 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
     store = _MemoryStore(source.uuid, load=False)
     store.register_max_vslots(pvm_lpar.LPAR.get(host, uuid=source.uuid).io_config.max_virtual_slots)
     store.register_vnet(pvm_net.CNA.get(host, parent=source, uuid=cna.uuid))
+    store.register_vnet(pvm_iocard.VNIC.get(host, parent=source, uuid=vnic.uuid))
     for vios in _vioses(host).values():
         for mapping in vios.scsi_mappings:
             if mapping.server_adapter.lpar_id == source.id:
@@ -166,7 +172,7 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
                 store.register_vfc_mapping(mapping, "fabric_A")
     store.save()
     expected = _client_slots(host, source)
-    assert expected == {"cna": {9}, "vscsi": {15, 16}, "vfc": {20}}
+    assert expected == {"cna": {9}, "vscsi": {15, 16}, "vfc": {20}, "vnic": {11}}
     # the source is gone (a rebuild, an evacuation); its orphan mappings are scrubbed
     pvm_lpar.LPAR.get(host, uuid=source.uuid).delete()
     pvm_stg.ComprehensiveScrub(host).execute()
@@ -176,6 +182,10 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
     rebuild = pvm_slot.RebuildSlotMap(loaded, vioses, {lu.udid: [v.uuid for v in vioses]}, ["fabric_A"])
     target = new_lpar(host, "dst")
     pvm_cna.crt_cna(host, None, target.uuid, 100, slot_num=rebuild.get_vea_slot(cna.mac), mac_addr=cna.mac)
+    again = pvm_iocard.VNIC.bld(host, pvid=200, slot_num=rebuild.get_vnet_slot(vnic.mac), mac_addr=vnic.mac)
+    pvm_sriov.set_vnic_back_devs(again, [p.loc_code for p in pvm_sriov.find_pports_for_portlabel("default", host)],
+                                 sys_w=pvm_ms.System.get(host)[0])  # fmt: skip
+    again.create(parent=target)
     for vios in vioses:
         slot, lua = rebuild.get_vscsi_slot(vios, lu.udid)
         assert slot in (15, 16) and lua
@@ -199,7 +209,7 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
     with pytest.raises(pvm_exc.HttpError, match="slot 9 .* already in use"):
         pvm_smap.add_vscsi_mapping(None, vioses[0].uuid, other.uuid, pvm_stor.LU.bld_ref(host, lu.name, lu.udid),
                                    lpar_slot_num=9)  # fmt: skip
-    assert _client_slots(host, other) == {"cna": {9}, "vscsi": set(), "vfc": set()}, "nothing was added"
+    assert _client_slots(host, other) == {"cna": {9}, "vscsi": set(), "vfc": set(), "vnic": set()}, "nothing added"
 
 
 # -- helpers.vios_busy -------------------------------------------------------------------------------
