@@ -99,7 +99,7 @@ Helpers live in ``test_pypowervm_library_helpers``: ``tasks.partition.get_physic
 ``tasks.cna.find_cnas_on_trunk``, ``find_orphaned_trunks``; a restart through
 ``PowerOp.stop(PowerOffOpts().restart())`` and ``power_off(restart=True)``; an IBM i OS shutdown
 without RMC (``can_os_shutdown`` is always true for IBM i); ``tasks.slot_map``: a
-``SlotMapStore`` filled from real wrappers (virtual Ethernet, vSCSI, vFC) and saved, then
+``SlotMapStore`` filled from real wrappers (virtual Ethernet, vNIC, vSCSI, vFC) and saved, then
 ``RebuildSlotMap`` recreating every client slot on a new partition (a slot in use refused);
 ``helpers.vios_busy.vios_busy_retry_helper`` retrying a VIOS that answers busy (HSCL3205, the
 ``vios_busy`` fault) and giving up after its three retries.

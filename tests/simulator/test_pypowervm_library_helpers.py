@@ -141,13 +141,17 @@ def _client_slots(adapter, lpar) -> dict[str, set[int]]:
     return slots
 
 
+def _vnic(adapter, lpar, slot: int, mac: str | None = None) -> pvm_iocard.VNIC:
+    vnic = pvm_iocard.VNIC.bld(adapter, pvid=200, slot_num=slot, mac_addr=mac)
+    ports = [p.loc_code for p in pvm_sriov.find_pports_for_portlabel("default", adapter)]
+    pvm_sriov.set_vnic_back_devs(vnic, ports, sys_w=pvm_ms.System.get(adapter)[0])
+    return vnic.create(parent=lpar)
+
+
 def test_rebuild_slot_map_recreates_the_client_slots(host):
     source = new_lpar(host, "src")
     cna = pvm_cna.crt_cna(host, None, source.uuid, 100, slot_num=9)
-    vnic = pvm_iocard.VNIC.bld(host, pvid=200, slot_num=11)
-    pvm_sriov.set_vnic_back_devs(vnic, [p.loc_code for p in pvm_sriov.find_pports_for_portlabel("default", host)],
-                                 sys_w=pvm_ms.System.get(host)[0])  # fmt: skip
-    vnic = vnic.create(parent=source)
+    vnic = _vnic(host, source, 11)
     tier = pvm_stg.default_tier_for_ssp(pvm_stor.SSP.get(host)[0])
     _, lu = pvm_stg.crt_lu(tier, "slot_lu", 1, thin=True)
     vioses = _vioses(host)
@@ -182,10 +186,7 @@ def test_rebuild_slot_map_recreates_the_client_slots(host):
     rebuild = pvm_slot.RebuildSlotMap(loaded, vioses, {lu.udid: [v.uuid for v in vioses]}, ["fabric_A"])
     target = new_lpar(host, "dst")
     pvm_cna.crt_cna(host, None, target.uuid, 100, slot_num=rebuild.get_vea_slot(cna.mac), mac_addr=cna.mac)
-    again = pvm_iocard.VNIC.bld(host, pvid=200, slot_num=rebuild.get_vnet_slot(vnic.mac), mac_addr=vnic.mac)
-    pvm_sriov.set_vnic_back_devs(again, [p.loc_code for p in pvm_sriov.find_pports_for_portlabel("default", host)],
-                                 sys_w=pvm_ms.System.get(host)[0])  # fmt: skip
-    again.create(parent=target)
+    _vnic(host, target, rebuild.get_vnet_slot(vnic.mac), vnic.mac)
     for vios in vioses:
         slot, lua = rebuild.get_vscsi_slot(vios, lu.udid)
         assert slot in (15, 16) and lua
