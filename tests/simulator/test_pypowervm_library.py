@@ -35,7 +35,8 @@ The partition, job, search and transaction part lives in ``test_pypowervm_librar
 - quick properties nova-powervm's instance info reads, and ``tasks.vterm._get_lpar_id``;
 - ``EntryWrapper.search`` by name and id, negated, and on a child (``VSwitch`` by name);
 - ``utils.transaction.WrapperTask`` re-applying its change after a 412 (``utils.retry``'s ETag
-  refresh), ``FeedTask`` over every partition;
+  refresh), ``FeedTask`` over every partition, and a ``FeedTask`` whose every update is refused
+  raising ``MultipleExceptionsInFeedTask`` with each partition's refusal (nothing changed);
 - ``tasks.management_console.get_public_key``, ``add_authorized_key``, ``get_authorized_keys``;
 - ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
   ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).

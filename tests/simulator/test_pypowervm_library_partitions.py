@@ -211,6 +211,22 @@ def test_feed_task_updates_every_partition(host):
     assert {lp.avail_priority for lp in pvm_lpar.LPAR.get(host)} == {200}
 
 
+def test_feed_task_gathers_every_refusal(host):
+    feed = pvm_tx.FeedTask("bad", pvm_lpar.LPAR.getter(host))
+
+    def overcommit(lpar):
+        lpar.proc_config.shared_proc_cfg.desired_units = 999.0  # beyond every partition's maximum
+        return True
+
+    feed.add_functor_subtask(overcommit)
+    with pytest.raises(pvm_exc.MultipleExceptionsInFeedTask) as err:
+        feed.execute()
+    refusals = list(err.value.wrapped_failure)
+    assert len(refusals) == len(pvm_lpar.LPAR.get(host)) and all(f.check(pvm_exc.HttpError) for f in refusals)
+    assert all("999" in str(f.exception) for f in refusals), "each names the bad value"
+    assert 999.0 not in {lp.proc_config.shared_proc_cfg.desired_units for lp in pvm_lpar.LPAR.get(host)}
+
+
 def test_partition_helpers_follow_power_state(host):
     names = {p.name for p in pvm_partition.get_partitions(host, lpars=True, vioses=True, mgmt=True)}
     assert {"vios1", "vios2", "web-01", "db-01"} <= names and any(n.startswith("novalink") for n in names)
