@@ -38,6 +38,8 @@ The partition, job, search and transaction part lives in ``test_pypowervm_librar
   refresh), ``FeedTask`` over every partition, and a ``FeedTask`` whose every update is refused
   raising ``MultipleExceptionsInFeedTask`` with each partition's refusal (nothing changed);
 - ``tasks.management_console.get_public_key``, ``add_authorized_key``, ``get_authorized_keys``;
+- ``utils.validation.LPARWrapperValidator`` on wrappers read back: a deploy beyond the system's free
+  memory, a running partition's maximum, a DLPAR without RMC refused; a stopped one's change passes;
 - ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
   ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).
 
