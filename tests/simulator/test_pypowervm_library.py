@@ -108,7 +108,8 @@ without RMC (``can_os_shutdown`` is always true for IBM i); ``tasks.slot_map``: 
 ``vios_busy`` fault) and giving up after its three retries.
 
 Mappings live in ``test_pypowervm_library_mappings``: ``tasks.scsi_mapper.detach_storage`` (the
-adapter pair and its client slot stay, nothing deleted), re-attaching to that pair,
+adapter pair and its client slot stay, nothing deleted; accepted on a running partition without RMC,
+while removing the bare pair there is refused, 409 HSCL294C), re-attaching to that pair,
 ``modify_vopt_mapping``, ``remove_vopt_mapping``, ``remove_pv_mapping``, ``index_mappings``; a new
 pair without storage refused; ``tasks.vfc_mapper.derive_base_npiv_map`` (the API generates the
 WWPNs), ``find_vios_for_port_map``, ``find_vios_for_vfc_wwpns``, ``has_client_wwpns``,

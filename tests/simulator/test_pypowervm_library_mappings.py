@@ -20,10 +20,12 @@ import pytest
 import yaml
 from pypowervm import exceptions as pvm_exc
 from pypowervm.tasks import hdisk as pvm_hdisk
+from pypowervm.tasks import power as pvm_power
 from pypowervm.tasks import scsi_mapper as pvm_smap
 from pypowervm.tasks import storage as pvm_stg
 from pypowervm.tasks import vfc_mapper as pvm_vfc
 from pypowervm.tasks import vopt as pvm_vopt
+from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
@@ -168,3 +170,21 @@ def test_validate_vopt_repo_exists_creates_the_repository(tmp_path):
         finally:
             pvm_vopt._cur_vg_uuid = pvm_vopt._cur_vios_uuid = None
             disconnect(adapter)
+
+
+def test_detaching_storage_of_a_running_partition_needs_no_rmc(host):
+    _, adapter = host
+    lpar = new_lpar(adapter, "live")
+    pvm_smap.add_vscsi_mapping(None, _vios(adapter).uuid, lpar.uuid, _media(adapter, "live.iso"))
+    pvm_power.power_on(lpar, None)
+    assert pvm_lpar.LPAR.get(adapter, uuid=lpar.uuid).rmc_state == "inactive"
+    vios = _vios(adapter)
+    pvm_smap.detach_storage(vios, lpar.id)
+    vios.update()  # the adapter pair stays: no DLPAR, so no RMC needed
+    (bare,) = _maps(adapter, lpar)
+    assert bare.backing_storage is None and bare.client_adapter is not None
+    vios = _vios(adapter)
+    pvm_smap.remove_maps(vios, lpar.id)
+    with pytest.raises(pvm_exc.HttpError) as err:  # removing the pair removes a client adapter: DLPAR
+        vios.update()
+    assert err.value.response.status == 409 and "HSCL294C" in err.value.response.body

@@ -309,9 +309,13 @@ def _target_device(vios: Record, mapping: etree._Element, dev: etree._Element, s
 
 
 def _removed_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> None:
+    link = xml.find(mapping, "AssociatedLogicalPartition")
+    client = txn.get("LogicalPartition", adapters.href_uuid(link.get("href") or "")) if link is not None else None
+    if client is not None and _last_on_its_adapter(vios, mapping):
+        adapters.check_live_remove(client, "a virtual SCSI client adapter")
     holder = xml.find(mapping, "Storage")
     if holder is None or not len(holder):
-        return
+        return  # an adapter pair without storage (detach_storage): nothing else to release
     dev = holder[0]
     key = _storage_key(holder) or ""
     if xml.local(dev) == "LogicalUnit":
@@ -320,11 +324,7 @@ def _removed_mapping(txn: Transaction, vios: Record, mapping: etree._Element) ->
                     for m in xml.findall(v, _MAPS))  # fmt: skip
         if not still:
             _set_in_use(txn, key, False)
-    link = xml.find(mapping, "AssociatedLogicalPartition")
-    client = txn.get("LogicalPartition", adapters.href_uuid(link.get("href") or "")) if link is not None else None
     if client is not None:
-        if _last_on_its_adapter(vios, mapping):
-            adapters.check_live_remove(client, "a virtual SCSI client adapter")
         _surface(txn, client, dev, add=False)
 
 

@@ -7,6 +7,8 @@ lists such storage-less mappings for a ``vhostN`` without devices. The simulator
 - a mapping without Storage whose server adapter slot is one the VIOS already has stays as the
   adapter pair alone: its target device goes, the adapters and the client slot stay, the storage
   stays in its volume group (nothing is deleted, no adapter changes, so no RMC is needed);
+  removing the pair later removes its client adapter, a DLPAR change that needs RMC on a running
+  partition like any other (``vscsi``);
 - a new adapter pair without Storage is refused (400), since pypowervm never builds one;
 - a storage-less mapping is listed only while its server adapter has no device: adding storage to
   the pair again (``add_vscsi_mapping`` reuses the pair) leaves one mapping, with the storage.
