@@ -163,3 +163,23 @@ def test_admin_sets_the_interval_and_a_partition_rates(sim) -> None:
     with pytest.raises(urllib.error.HTTPError) as bad:
         put(base, {"interval": 0})
     assert bad.value.code == 400 and "interval 0" in bad.value.read().decode()
+
+
+def test_lpar_metric_cache_keeps_the_latest_and_previous_sample(sim) -> None:
+    """``tasks.monitor.util.LparMetricCache``, as nova-powervm's instance statistics read it."""
+    server, adapter, host = sim
+    pcm_util.ensure_ltm_monitors(adapter, host)
+    lpar = _running_lpars(adapter)[0]
+    with server.app.store.transaction() as txn:
+        model.set_rates(txn, lpar.uuid, model.Rates(rx_bytes_per_s=10_000, tx_bytes_per_s=2_000))
+    time.sleep(2.2)
+    cache = pcm_util.LparMetricCache(adapter, host, refresh_delta=1)
+    first_date, first = cache.get_latest_metric(lpar.uuid.upper())
+    assert first_date is not None and first.network is not None
+    time.sleep(1.2)
+    second_date, second = cache.get_latest_metric(lpar.uuid.upper())
+    assert second_date > first_date
+    assert cache.get_previous_metric(lpar.uuid.upper())[0] == first_date
+    rx = [sum(a.received_bytes for a in m.network.cnas) for m in (first, second)]
+    assert rx[1] > rx[0], "the counters moved between the two samples"
+    assert cache.get_latest_metric("0" * 8 + "-0000-0000-0000-" + "0" * 12)[1] is None

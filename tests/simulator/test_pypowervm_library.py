@@ -35,8 +35,11 @@ The partition, job, search and transaction part lives in ``test_pypowervm_librar
 - quick properties nova-powervm's instance info reads, and ``tasks.vterm._get_lpar_id``;
 - ``EntryWrapper.search`` by name and id, negated, and on a child (``VSwitch`` by name);
 - ``utils.transaction.WrapperTask`` re-applying its change after a 412 (``utils.retry``'s ETag
-  refresh), ``FeedTask`` over every partition;
+  refresh), ``FeedTask`` over every partition, and a ``FeedTask`` whose every update is refused
+  raising ``MultipleExceptionsInFeedTask`` with each partition's refusal (nothing changed);
 - ``tasks.management_console.get_public_key``, ``add_authorized_key``, ``get_authorized_keys``;
+- ``utils.validation.LPARWrapperValidator`` on wrappers read back: a deploy beyond the system's free
+  memory, a running partition's maximum, a DLPAR without RMC refused; a stopped one's change passes;
 - ``tasks.partition.get_partitions``, ``get_mgmt_partition``, ``get_active_vioses``,
   ``validate_vios_ready`` (``ViosNotAvailable`` once every VIOS is powered off).
 
@@ -49,6 +52,9 @@ The remaining jobs, live adds and collection quick properties live in ``test_pyp
   an unknown surrogate, changing nothing;
 - ``tasks.ibmi.start_panel_job`` (``PanelFunction``): runs on an IBM i partition; the job itself
   refuses another partition type;
+- ``tasks.ibmi.update_ibmi_settings``: ``IBMiLoadSourceNotFound`` without a client adapter; with two
+  vSCSI client slots the lowest is the load source, the next the alternate, console ``HMC``, IPL
+  source B, keylock normal; the partition then powers on;
 - ``tasks.master_mode.request_master`` / ``release_master``: ``System.session_is_master`` follows;
 - ``<Kind>/quick/All``, root and under the ManagedSystem, and ``<uuid>/quick/All``: every partition's
   quick properties with its UUID; ``<Kind>/quick/<Prop>`` is 404.
@@ -69,16 +75,64 @@ Live (DLPAR) adapter changes and the quick-property anchor live in ``test_pypowe
 - the ``<Kind>/quick`` anchor (``adapter.read(kind, suffix_type='quick')``, read by pypowervm as
   Atom): a feed with one entry per quick property name, root and under the ManagedSystem.
 
+Storage tasks a driver runs at start-up, before mobility and after an extend live in
+``test_pypowervm_library_storage`` (nova's harness host):
+
+- ``tasks.storage.ComprehensiveScrub`` and ``find_stale_lpars``: a partition deleted with a virtual
+  disk, optical media, an SSP logical unit and an NPIV mapping still mapped leaves orphans (server
+  adapter kept, client side gone); the scrub removes every one, deletes the virtual disk and the
+  media, keeps the logical unit (no longer in use) and gives the NPIV port back, and leaves a living
+  partition's mappings alone;
+- ``ScrubOrphanStorageForLpar`` (one partition id only), ``add_lpar_storage_scrub_tasks`` on a
+  ``build_active_vio_feed_task`` FeedTask (an existing partition is skipped unless
+  ``lpars_exist=True``), ``ScrubPortlessVFCMaps`` (a mapping whose port was unmapped on the VIOS);
+- ``crt_lu`` on the SSP (answers the refreshed pool), two LUs of one name, ``rm_ssp_storage`` (the
+  image goes with its last clone), ``upload_new_lu``;
+- ``rescan_vstor`` (``RescanVirtualDisk``): a grown SAN LUN's hdisk, a grown FileIO file and RBD
+  image are re-read, a virtual disk and a logical unit the VIOS maps are accepted, an unknown UDID
+  (or a logical unit the VIOS does not map) is ``VstorNotFound``;
+- ``tasks.hdisk.get_pg83_via_job`` and ``PV.pg83`` (``LUARecovery`` ``QUERY_INVENTORY``);
+- server-side searches ``Cluster.search(name=)`` and ``SSP.search(name=)``, negated too, and the
+  cluster's nodes naming the VIOSes;
+- ``tasks.client_storage.udid_to_scsi_mapping``, ``c_wwpn_to_vfc_mapping``.
+
+Helpers live in ``test_pypowervm_library_helpers``: ``tasks.partition.get_physical_wwpns``,
+``has_physical_io``, ``build_active_vio_feed_task`` (powered-off VIOSes left out,
+``NotEnoughActiveVioses`` with none); ``tasks.sriov.find_pports_for_portlabel``, ``get_lpar_vnics``;
+``tasks.cna.find_cnas_on_trunk``, ``find_orphaned_trunks``; a restart through
+``PowerOp.stop(PowerOffOpts().restart())`` and ``power_off(restart=True)``; an IBM i OS shutdown
+without RMC (``can_os_shutdown`` is always true for IBM i); ``tasks.slot_map``: a
+``SlotMapStore`` filled from real wrappers (virtual Ethernet, vNIC, vSCSI, vFC) and saved, then
+``RebuildSlotMap`` recreating every client slot on a new partition (a slot in use refused);
+``helpers.vios_busy.vios_busy_retry_helper`` retrying a VIOS that answers busy (HSCL3205, the
+``vios_busy`` fault) and giving up after its three retries.
+
+Mappings live in ``test_pypowervm_library_mappings``: ``tasks.scsi_mapper.detach_storage`` (the
+adapter pair and its client slot stay, nothing deleted; accepted on a running partition without RMC,
+while removing the bare pair there is refused, 409 HSCL294C), re-attaching to that pair,
+``modify_vopt_mapping``, ``remove_vopt_mapping``, ``remove_pv_mapping``, ``index_mappings``; a new
+pair without storage refused; ``tasks.vfc_mapper.derive_base_npiv_map`` (the API generates the
+WWPNs), ``find_vios_for_port_map``, ``find_vios_for_vfc_wwpns``, ``has_client_wwpns``,
+``find_pfc_wwpn_by_name``, ``intersect_wwpns``; ``tasks.vopt.validate_vopt_repo_exists`` making the
+media repository in ``rootvg`` of a host without one (``NoMediaRepoVolumeGroupFound`` for an unknown
+volume group).
+
 Also proven elsewhere against the simulator over HTTP (so not repeated here):
-``tasks.scsi_mapper``, ``tasks.vopt``, ``tasks.storage`` (``crt_vdisk``, ``upload_new_vdisk``,
-``crt_copy_vdisk``, ``upload_vopt``, ``rm_vg_storage``, ``crt_lu_linked_clone``, ``find_vg``) in
-tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUARecovery``,
+``tasks.scsi_mapper`` (``add_vscsi_mapping``, ``remove_maps``, ``remove_lu_mapping``), ``tasks.vopt``
+(``validate_vopt_repo_exists``), ``tasks.storage`` (``crt_vdisk``, ``upload_new_vdisk``,
+``crt_copy_vdisk``, ``upload_vopt``, ``rm_vg_storage``, ``crt_lu`` on a Tier,
+``crt_lu_linked_clone``, ``rm_tier_storage``, ``find_vg``) and ``tasks.cluster_ssp.get_or_upload_image_lu``
+in tests/compute/test_sim_storage.py; ``tasks.hdisk`` (``discover_hdisk``/``LUARecovery``,
 ``remove_hdisk``/``RemoveDevice``, iSCSI discovery and removal) and ``tasks.vfc_mapper``
-(``GetNextWWPNs``, NPIV mappings) in tests/compute/test_sim_san.py; ``tasks.sriov`` (vNIC backing
-devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py; ``tasks.migration`` in
-tests/simulator/test_mobility.py; ``tasks.monitor`` in tests/simulator/test_pcm.py;
-``tasks.vterm.open_remotable_vnc_vterm`` on a local session (the simulator's ``mkvterm``/``rmvterm``,
-``http/vterm``) by nova's ``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
+(``GetNextWWPNs``, ``derive_npiv_map``, ``add_map``/``remove_maps``) in tests/compute/test_sim_san.py;
+FileIO and RBD vSCSI storage (``FileIO``/``RBD.bld_ref`` through ``scsi_mapper``) and
+``tasks.hdisk.rbd_exists`` (``RBDExists``) in tests/compute/test_sim_filestore.py; ``tasks.sriov``
+(vNIC backing devices, ``safe_update_pports``) in tests/simulator/test_sriov_model.py;
+``tasks.migration`` in tests/simulator/test_mobility.py; ``tasks.monitor.util``
+(``ensure_ltm_monitors``, ``query_ltm_feed``, ``latest_stats``, ``vm_metrics``, ``get_lpar_metrics``,
+``LparMetricCache``) in tests/simulator/test_pcm.py; ``tasks.vterm.open_remotable_vnc_vterm`` on a
+local session (the simulator's ``mkvterm``/``rmvterm``, ``http/vterm``) by nova's
+``test_get_vnc_console`` in tests/compute/nova_harness/test_virt_driver.py.
 
 Deliberately not supported (with the reason):
 
@@ -89,10 +143,23 @@ Deliberately not supported (with the reason):
   (``traits.vnet_aware`` False), so ``crt_cna`` never creates networks; the simulator keeps them;
 - ``tasks.partition.get_this_partition``: reads ``/proc/ppc64/lparcfg`` of the machine it runs on,
   not the REST API (only on a Power partition);
+- ``tasks.monitor.host_cpu.HostCPUMetricCache``: takes the CPU frequency from ``/proc/cpuinfo`` of
+  the machine it runs on (``None`` off a Power partition); the driver's ``telemetry.host_cpu``
+  counts the same PCM samples instead (tests/compute/test_host_cpu.py);
 - ``tasks.vterm.open_remotable_vnc_vterm`` over a remote session: pypowervm itself raises
   ``ConsoleNotLocal`` before any REST call (the console needs a local NovaLink session);
-- ``tasks.hdisk`` RBD (``rbd_exists``), FileIO/RBD vSCSI storage, ``tasks.cluster_ssp.crt_cluster_ssp``,
-  ``tasks.storage.rescan_vstor``: the driver does not use them (docs/simulator.md, "Not modelled").
+- ``tasks.cluster_ssp.crt_cluster_ssp`` (the ``Cluster`` ``Create`` job): building a cluster and its
+  pool from raw hdisks is a VIOS administrator's task, which no compute driver does (nova-powervm
+  never called it); the simulator's clusters come from the topology, and the job fails saying so
+  (``test_pypowervm_library_storage``);
+- a scrub that removes optical media from a VIOS with a volume group that holds no media
+  repository: pypowervm's ``_rm_vopts`` reads ``vmedia_repos[0]`` of every volume group and raises
+  ``IndexError`` (a VIOS has one repository); the storage part drops the harness host's ``datavg``;
+- ``tasks.vfc_mapper.build_migration_mappings``: the NPIV mappings of a migration, left to the
+  mobility suite;
+- changing an existing client adapter (``tasks.cna.assign_free_vlan``) of a running partition
+  without RMC is accepted: no source says what NovaLink answers (docs/simulator.md gives the
+  evidence found), so it is left open rather than guessed.
 See docs/simulator.md for the same list from the simulator's side.
 """
 

@@ -17,10 +17,14 @@ from pypowervm.tasks import ibmi as pvm_ibmi
 from pypowervm.tasks import master_mode as pvm_master
 from pypowervm.tasks import partition as pvm_partition
 from pypowervm.tasks import power as pvm_power
+from pypowervm.tasks import scsi_mapper as pvm_smap
+from pypowervm.tasks import storage as pvm_stg
 from pypowervm.wrappers import job as pvm_job
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import network as pvm_net
+from pypowervm.wrappers import storage as pvm_stor
+from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.topology import loader as topology
 from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
@@ -133,3 +137,32 @@ def test_collection_quick_properties(host):
     with pytest.raises(pvm_exc.HttpError) as err:  # one property of one object only
         read(suffix_parm="PartitionState")
     assert err.value.response.status == 404
+
+
+def test_update_ibmi_settings_tags_the_lowest_client_slots(tmp_path):
+    data = yaml.safe_load((Path(topology.TOPOLOGIES) / "default.yaml").read_text())
+    data["lpars"].append({"name": "ibmi-02", "id": 9, "os": "ibmi", "state": "not activated"})
+    path = tmp_path / "ibmi.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with running_simulator(topology=str(path)) as sim:
+        adapter = connect(sim)
+        try:
+            ibmi = _lpar(adapter, "ibmi-02")
+            with pytest.raises(pvm_exc.IBMiLoadSourceNotFound):
+                pvm_ibmi.update_ibmi_settings(adapter, ibmi, pvm_lpar.BootStorageType.VSCSI)
+            tier = pvm_stg.default_tier_for_ssp(pvm_stor.SSP.get(adapter)[0])
+            _, lu = pvm_stg.crt_lu(tier, "ibmi_boot", 10, thin=True)
+            vioses = sorted(pvm_vios.VIOS.get(adapter), key=lambda v: v.name)
+            for vios, slot in zip(vioses, (12, 7)):
+                pvm_smap.add_vscsi_mapping(None, vios.uuid, ibmi.uuid, pvm_stor.LU.bld_ref(adapter, lu.name, lu.udid),
+                                           lpar_slot_num=slot)  # fmt: skip
+            ibmi = _lpar(adapter, "ibmi-02")
+            pvm_ibmi.update_ibmi_settings(adapter, ibmi, pvm_lpar.BootStorageType.VSCSI).update()
+            fresh = _lpar(adapter, "ibmi-02")
+            tagged = fresh.io_config.tagged_io
+            assert (tagged.load_src, tagged.alt_load_src, tagged.console) == ("7", "12", "HMC")
+            assert (fresh.desig_ipl_src, fresh.keylock_pos) == (pvm_lpar.IPLSrc.B, "normal")
+            pvm_power.power_on(fresh, None)  # the load source is a mapped client slot: the IPL starts
+            assert _lpar(adapter, "ibmi-02").state == "running"
+        finally:
+            disconnect(adapter)

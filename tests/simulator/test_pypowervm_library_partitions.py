@@ -19,6 +19,7 @@ from pypowervm.tasks import power as pvm_power
 from pypowervm.tasks import power_opts as pvm_popts
 from pypowervm.tasks import vterm as pvm_vterm
 from pypowervm.utils import transaction as pvm_tx
+from pypowervm.utils import validation as pvm_vldn
 from pypowervm.wrappers import logical_partition as pvm_lpar
 from pypowervm.wrappers import managed_system as pvm_ms
 from pypowervm.wrappers import management_console as pvm_mc
@@ -209,6 +210,43 @@ def test_feed_task_updates_every_partition(host):
     feed.add_functor_subtask(prioritise)
     feed.execute()
     assert {lp.avail_priority for lp in pvm_lpar.LPAR.get(host)} == {200}
+
+
+def test_feed_task_gathers_every_refusal(host):
+    feed = pvm_tx.FeedTask("bad", pvm_lpar.LPAR.getter(host))
+
+    def overcommit(lpar):
+        lpar.proc_config.shared_proc_cfg.desired_units = 999.0  # beyond every partition's maximum
+        return True
+
+    feed.add_functor_subtask(overcommit)
+    with pytest.raises(pvm_exc.MultipleExceptionsInFeedTask) as err:
+        feed.execute()
+    refusals = list(err.value.wrapped_failure)
+    assert len(refusals) == len(pvm_lpar.LPAR.get(host)) and all(f.check(pvm_exc.HttpError) for f in refusals)
+    assert all("999" in str(f.exception) for f in refusals), "each names the bad value"
+    assert 999.0 not in {lp.proc_config.shared_proc_cfg.desired_units for lp in pvm_lpar.LPAR.get(host)}
+
+
+def test_resize_validation_reads_the_simulators_limits(host):
+    """``utils.validation.LPARWrapperValidator`` (a driver's resize check) on wrappers read back."""
+    system = pvm_ms.System.get(host)[0]
+    stopped = new_lpar(host, "vld")
+    grown = pvm_lpar.LPAR.get(host, uuid=stopped.uuid)
+    grown.mem_config.max = grown.mem_config.desired = system.memory_free + 1024
+    with pytest.raises(pvm_vldn.ValidatorException, match="memory"):  # a deploy needs the host's free memory
+        pvm_vldn.LPARWrapperValidator(grown, system).validate_all()
+    pvm_vldn.LPARWrapperValidator(grown, system, cur_lpar_w=stopped).validate_all()  # a stopped one just changes
+
+    web, batch = _lpar(host, "web-01"), _lpar(host, "aix-batch")  # running with RMC, without
+    wider = pvm_lpar.LPAR.get(host, uuid=web.uuid)
+    wider.mem_config.max = web.mem_config.max + 1024
+    with pytest.raises(pvm_vldn.ValidatorException, match="powered off before changing the minimum or maximum"):
+        pvm_vldn.LPARWrapperValidator(wider, system, cur_lpar_w=web).validate_all()
+    more = pvm_lpar.LPAR.get(host, uuid=batch.uuid)
+    more.mem_config.desired = min(batch.mem_config.desired + 1024, batch.mem_config.max)
+    with pytest.raises(pvm_vldn.ValidatorException, match="RMC"):
+        pvm_vldn.LPARWrapperValidator(more, system, cur_lpar_w=batch).validate_all()
 
 
 def test_partition_helpers_follow_power_state(host):

@@ -97,6 +97,15 @@ def iscsi_udid(iqn: str, lun: int) -> str:
     return "3E213600A0B80" + derive_uuid("iscsi", iqn, lun).replace("-", "")[:19].upper() + "0FAStT03IBMiscsi"
 
 
+def pg83_descriptor(udid: str) -> str | None:
+    """The base64 SCSI page-83 NAA descriptor of an hdisk with a UDID made by ``fc_udid``/``iscsi_udid``."""
+    if udid.startswith("01M0lCT"):
+        return udid[len("01M0lCT") :]
+    if udid.startswith("3E213") and udid.endswith("iscsi"):
+        return base64.b64encode(udid[5:32].encode()).decode()
+    return None
+
+
 def add_fc_ports(vios_elem: etree._Element, ports: list[FcPort], location: str) -> None:
     """Put ``ports`` (two per adapter) into the VIOS document's ``PartitionIOConfiguration``."""
     io = xml.find(vios_elem, "PartitionIOConfiguration")

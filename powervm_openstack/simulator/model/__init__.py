@@ -29,6 +29,7 @@ def install() -> None:
         vios_dlpar,
         vnets,
         vscsi,
+        vstor_jobs,
     )
 
     console.install()
@@ -44,6 +45,7 @@ def install() -> None:
     files.install()
     host_jobs.install()
     fc.install()
+    vstor_jobs.install()  # after fc: extends its LUARecovery
     iscsi.install()
     filestore.install()
     partition_jobs.install()

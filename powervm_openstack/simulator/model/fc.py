@@ -15,7 +15,8 @@ parser (``_process_lua_result``) and its test data, written down here:
   "device not found" case;
 - a discovered LUN becomes a ``PhysicalVolume`` of the VIOS document (``hdiskN``, the first N no
   volume group or hdisk of the VIOS uses; UDID and capacity from the SAN), so the VIOS ETag changes.
-  Discovering it again finds the same hdisk. A LUN whose capacity grew is re-read by discovery.
+  Discovering it again finds the same hdisk. A LUN whose capacity grew is re-read by discovery
+  (or by ``RescanVirtualDisk``, ``model.vstor_jobs``, which also answers ``QUERY_INVENTORY``).
 ``VirtualIOServer/<u>/do/RemoveDevice`` (``devName``, pypowervm ``remove_hdisk`` on NovaLink): removes
 the hdisk; refused when it is not a device of this VIOS or a vSCSI mapping still uses it.
 ``add_lun``/``resize_lun`` are the storage array's side (tests create and extend volumes with them).

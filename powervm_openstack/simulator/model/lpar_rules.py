@@ -12,8 +12,10 @@ for a partition in the wrong state):
 
 The server fills in what it assigns: the partition id (lowest free), state ``not activated``,
 RMC ``inactive``, and the read-only current-value fields. Deleting a partition removes its client
-network adapters and vNICs; vSCSI mappings on the VIOSes lose their client side and stay behind as
-orphans, as on a real system (the driver must remove them first).
+network adapters and vNICs; vSCSI and virtual FC mappings on the VIOSes lose their client side
+(``AssociatedLogicalPartition``, ``ClientAdapter``) and stay behind as orphans whose server adapter
+still names the partition id, as on a real system: the VIOS's ``vhostN``/``vfchostN`` outlive the
+client (the driver removes them first, or pypowervm's ``tasks.storage`` scrubbers do later).
 """
 
 from __future__ import annotations
@@ -134,7 +136,7 @@ class PartitionRules(kinds.Behaviour):
                 if kind != "ClientNetworkAdapter":  # SR-IOV: frees port capacity and the VIOS-side VFs
                     kinds.behaviour(kind).on_delete(txn, child)
                 txn.delete(child, detail="PartitionDeleted")
-        _orphan_vscsi_maps(txn, rec)
+        _orphan_storage_maps(txn, rec)
 
 
 def _insert(elem: etree._Element, child: etree._Element) -> None:
@@ -176,10 +178,12 @@ def _free_partition_id(txn: Transaction, system: Record | None) -> int:
     raise bad_request(f"HSCL0DB1 The managed system already has its maximum of {limit} partitions.")
 
 
-def _orphan_vscsi_maps(txn: Transaction, rec: Record) -> None:
+def _orphan_storage_maps(txn: Transaction, rec: Record) -> None:
     for vios in txn.find_containing("VirtualIOServer", rec.uuid):
         changed = False
-        for mapping in xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping"):
+        maps = [*xml.findall(vios.element, "VirtualSCSIMappings/VirtualSCSIMapping"),
+                *xml.findall(vios.element, "VirtualFibreChannelMappings/VirtualFibreChannelMapping")]  # fmt: skip
+        for mapping in maps:
             link = xml.find(mapping, "AssociatedLogicalPartition")
             if link is None or not (link.get("href") or "").upper().endswith(rec.uuid.upper()):
                 continue
@@ -189,4 +193,4 @@ def _orphan_vscsi_maps(txn: Transaction, rec: Record) -> None:
                     mapping.remove(node)
             changed = True
         if changed:
-            txn.put(vios, detail="VirtualSCSIMappings")
+            txn.put(vios, detail="StorageMappings")

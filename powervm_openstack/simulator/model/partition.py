@@ -1,7 +1,8 @@
 """Partition rules: power jobs (PowerOn / PowerOff) on LogicalPartition and VirtualIOServer.
 
 RMC, the reference code and the uptime follow the power state (see ``dlpar``). Error texts carry the PowerVM message ids pypowervm recognises (already on / already off /
-OS shutdown without RMC), so its progressive power-off logic behaves as on real hardware.
+OS shutdown without RMC), so its progressive power-off logic behaves as on real hardware. An IBM i
+partition takes an OS shutdown without RMC, as pypowervm's ``can_os_shutdown`` expects.
 """
 
 from __future__ import annotations
@@ -32,7 +33,11 @@ def power_on(txn: Transaction, part: Record | None, params: dict[str, str]) -> d
 
 
 def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> dict[str, str]:
-    """Stop (or restart) a partition: VSP normal/immediate, or OS shutdown which needs RMC."""
+    """Stop (or restart) a partition: VSP normal/immediate, or OS shutdown which needs RMC except on IBM i.
+
+    pypowervm's ``PowerOffOpts.can_os_shutdown``: "OS shutdown is always available on IBMi partitions"
+    (IBM i ends its jobs itself; AIX and Linux are asked to shut down through RMC).
+    """
     assert part is not None
     state = xml.text(part.element, "PartitionState", "")
     if state in _DOWN_STATES:
@@ -41,7 +46,8 @@ def power_off(txn: Transaction, part: Record | None, params: dict[str, str]) -> 
     if operation not in ("shutdown", "osshutdown", "dumprestart"):
         raise JobFailed(f"Unknown PowerOff operation {operation!r}; allowed: shutdown, osshutdown, dumprestart.")
     rmc = xml.text(part.element, "ResourceMonitoringControlState", "inactive")
-    if operation == "osshutdown" and rmc != "active":
+    ibmi = xml.text(part.element, "PartitionType", "") == "OS400"  # IBM i shuts down without RMC (pypowervm)
+    if operation == "osshutdown" and rmc != "active" and not ibmi:
         raise JobFailed(f"PVME01050905 OS shutdown of {_name(part)} needs an active RMC connection (RMC {rmc}).")
     restart = params.get("restart", "false").lower() == "true"
     _set_state(txn, part, "running" if restart else "not activated")

@@ -8,8 +8,16 @@ Logical units are CHILD objects of a Tier (``PUT /rest/api/uom/Tier/<u>/LogicalU
 - refuses a name outside 1-79 characters, a capacity below zero, a thick LU larger than the free
   space, an unknown clone source, deleting an LU that a vSCSI mapping uses, deleting an image LU
   that linked clones still use, and LU creation through the SharedStoragePool document;
-- removes LUs a client drops from the SharedStoragePool document (pypowervm ``rm_ssp_storage``);
+- removes LUs a client drops from the SharedStoragePool document (pypowervm ``rm_ssp_storage``),
+  linked clones before images, so a last clone and its image go in one update;
+- accepts a second LU of a name already used: pypowervm tells LUs apart by UDID (``_rm_dev_by_udid``)
+  and coordinates image uploads between hosts with marker LUs (``cluster_ssp.get_or_upload_image_lu``)
+  rather than relying on the pool to refuse a repeated name;
 - tells the simulators sharing the pool (``ssp_cluster``) about every LU created, grown or deleted.
+``Cluster/do/Create`` (pypowervm ``cluster_ssp.crt_cluster_ssp``) is not modelled: building a
+cluster and its pool from raw hdisks is a VIOS administrator's task that no compute driver runs
+(nova-powervm never did); the job fails naming the topology's ``storage.shared_storage_pools``,
+where a simulator's clusters come from.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from powervm_openstack.simulator.errors import ApiError, bad_request
 from powervm_openstack.simulator.model import ssp_cluster
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.model.storage import gb
+from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
 from powervm_openstack.simulator.state.store import Transaction
@@ -38,6 +47,12 @@ LU_ORDER = (
 def install() -> None:
     kinds.register("LogicalUnit", LogicalUnitRules())
     kinds.register("SharedStoragePool", PoolRules())
+    register_job("Cluster", "Create", _cluster_create)
+
+
+def _cluster_create(txn: Transaction, target: Record | None, params: dict[str, str]) -> dict[str, str]:
+    raise JobFailed("Cluster/do/Create is not modelled by the simulator: its clusters and Shared Storage Pools "
+                    "come from the topology (storage.shared_storage_pools).")  # fmt: skip
 
 
 def pool_of(txn: Transaction, tier: Record) -> Record:
@@ -158,9 +173,9 @@ class PoolRules(kinds.Behaviour):
         after = {xml.text(lu, "UniqueDeviceID") for lu in xml.findall(new.element, "LogicalUnits/LogicalUnit")}
         if after - set(before):
             raise bad_request("Logical units are created under the pool's Tier (PUT Tier/<uuid>/LogicalUnit).")
-        for udid, lu in before.items():
-            if udid in after:
-                continue
+        dropped = [(udid, lu) for udid, lu in before.items() if udid not in after]
+        # clones first: pypowervm's rm_ssp_storage drops a last clone and its image in one update
+        for udid, lu in sorted(dropped, key=lambda item: xml.text(item[1], "ClonedFrom") is None):
             remove_lu(txn, lu, None)
             for rec in txn.find_containing("LogicalUnit", udid or ""):
                 if xml.text(rec.element, "UniqueDeviceID") == udid:
@@ -169,6 +184,6 @@ class PoolRules(kinds.Behaviour):
         if holder is not None:  # the server's view of the remaining LUs, not the client's copy
             for lu in xml.findall(holder, "LogicalUnit"):
                 holder.remove(lu)
-            for udid in after:
+            for udid in (u for u in before if u in after):
                 holder.append(copy.deepcopy(before[udid]))
         _account(new, "-")

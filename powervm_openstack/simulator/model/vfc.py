@@ -8,9 +8,14 @@ rules, ``model.vscsi``) the server, for a new mapping:
 - takes the client adapter's two ``WWPNs`` as given (16 hex digits each, used by no other mapping
   of the system) or generates a pair;
 - assigns the server adapter (slot, ``vfchostN``, ``MapPort``, ``PhysicalPort``) and the client
-  adapter (slot on the client, connecting ids and slots), as the capture ``fake_vios_ssp_npiv.txt``
+  adapter (the slot the client asked for, refused when in use or out of range, else the first free
+  one; connecting ids and slots), as the capture ``fake_vios_ssp_npiv.txt``
   shows them.
-A removed mapping gives its NPIV port back. ``ManagedSystem/<u>/do/GetNextWWPNs``
+A removed mapping gives its NPIV port back. A mapping whose client partition was deleted stays as an
+orphan (``lpar_rules``: no ``ClientAdapter``, the server adapter keeps ``ConnectingPartitionID``),
+known by its ``vfchostN``; ``unmap_port`` is the VIOS administrator's ``vfcmap -vadapter vfchostN
+-fcp`` (no port): the mapping stays without ``Port`` (pypowervm: "the vfcmap isn't done") and gives
+its NPIV port back, which is what pypowervm's ``ScrubPortlessVFCMaps`` removes. ``ManagedSystem/<u>/do/GetNextWWPNs``
 (``numberPairsRequested``, 1-8 as the real API allows) answers ``wwpnList``: comma-separated
 WWPNs, two per pair, never handed out before.
 """
@@ -28,7 +33,7 @@ from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.runtime.jobs import JobFailed, register_job
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
-from powervm_openstack.simulator.state.store import Transaction
+from powervm_openstack.simulator.state.store import Store, Transaction
 
 VFC_MAPS = "VirtualFibreChannelMappings/VirtualFibreChannelMapping"
 MAX_PAIRS = 8
@@ -78,18 +83,42 @@ class VfcRules(kinds.Behaviour):
 
     def on_update(self, txn: Transaction, old: Record, new: Record) -> None:
         self.inner.on_update(txn, old, new)
-        before = {client_wwpns(m): m for m in xml.findall(old.element, VFC_MAPS) if client_wwpns(m)}
+        before = {_key(m): m for m in xml.findall(old.element, VFC_MAPS) if _key(m)}
         kept = set()
         for mapping in xml.findall(new.element, VFC_MAPS):
-            key = client_wwpns(mapping)
+            key = _key(mapping)
             if key in before and key not in kept:
                 kept.add(key)
                 mapping.getparent().replace(mapping, copy.deepcopy(before[key]))
             else:
                 _new_mapping(txn, new, mapping)
         for key, mapping in before.items():
-            if key not in kept:
+            if key not in kept and xml.text(mapping, "Port/PortName"):
                 _npiv_port(new, xml.text(mapping, "Port/PortName") or "", +1)
+
+
+def _key(mapping: etree._Element) -> frozenset[str] | str | None:
+    """A mapping's identity: its client WWPNs, or for an orphan (no client adapter) its ``vfchostN``."""
+    if xml.find(mapping, "ClientAdapter") is not None:
+        return client_wwpns(mapping) or None
+    return xml.text(mapping, "ServerAdapter/AdapterName")
+
+
+def unmap_port(store: Store, vios_uuid: str, vfchost: str) -> None:
+    """``vfcmap -vadapter <vfchost> -fcp`` on the VIOS: the mapping loses its backing port."""
+    with store.transaction() as txn:
+        vios = txn.get("VirtualIOServer", vios_uuid)
+        mapping = next((m for m in xml.findall(vios.element, VFC_MAPS) if xml.text(m, "ServerAdapter/AdapterName")
+                        == vfchost), None) if vios is not None else None  # fmt: skip
+        if mapping is None:
+            raise KeyError(f"no virtual FC mapping {vfchost} on VIOS {vios_uuid}")
+        _npiv_port(vios, xml.text(mapping, "Port/PortName") or "", +1)
+        for holder, tag in ((mapping, "Port"), (xml.find(mapping, "ServerAdapter"), "PhysicalPort"),
+                            (xml.find(mapping, "ServerAdapter"), "MapPort")):  # fmt: skip
+            node = xml.find(holder, tag)
+            if node is not None:
+                holder.remove(node)
+        txn.put(vios, detail="VirtualFibreChannelMappings")
 
 
 def _physical_port(vios: Record, name: str) -> etree._Element:
@@ -131,7 +160,10 @@ def _new_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> Non
     wwpns = " ".join(w.lower() for w in given) or " ".join(_new_pair(txn)).lower()
     used_server = vscsi._server_slots(txn, vios)
     s_slot = vscsi._free_slot(vios, used_server)
-    c_slot = vscsi._free_slot(client, vscsi._client_slots(txn, client))
+    asked = xml.text(mapping, "ClientAdapter/VirtualSlotNumber")
+    if asked:  # a rebuild keeps the source's slots (pypowervm ``add_map(lpar_slot_num=)``)
+        adapters.check_slot(txn, client, int(asked))
+    c_slot = int(asked) if asked else vscsi._free_slot(client, vscsi._client_slots(txn, client))
     vios_id, client_id = adapters.partition_id(vios), adapters.partition_id(client)
     s_loc, c_loc = adapters.location_code(txn, vios, s_slot), adapters.location_code(txn, client, c_slot)
     server, client_adpt = _adapter(mapping, "ServerAdapter"), _adapter(mapping, "ClientAdapter")

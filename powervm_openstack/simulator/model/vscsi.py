@@ -8,10 +8,12 @@ For a new mapping the server, inside the VIOS update's transaction:
   VIOS as a node; anything else is refused (400 naming the storage);
 - refuses a virtual disk, hdisk or optical media that this VIOS already maps to a partition (a logical
   unit of a Shared Storage Pool may be mapped to several), and a client partition that does not exist;
-- assigns the server adapter (slot, ``vhostN``) and client adapter (slot on the client partition)
-  unless the mapping reuses an existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
+- assigns the server adapter (slot, ``vhostN``) and client adapter (the client slot asked for,
+  refused when in use or out of range, else the first free one) unless the mapping reuses an
+  existing adapter pair, the target device (``vtscsiN``/``vtoptN``,
   LUA), and writes the full storage element;
 - marks a mapped logical unit InUse;
+- keeps a mapping sent back without Storage as its adapter pair alone (``model.vscsi_bus``);
 - refuses (409, HSCL294C) a new client adapter on, or the removal of the last mapping of a client
   adapter (which removes that adapter) from, a running partition without active RMC: both are DLPAR
   changes (``adapters.check_live_change``); a mapping that reuses an existing adapter pair is not.
@@ -31,7 +33,7 @@ from pathlib import Path
 from lxml import etree
 
 from powervm_openstack.simulator.errors import bad_request
-from powervm_openstack.simulator.model import adapters, filestore, storage
+from powervm_openstack.simulator.model import adapters, filestore, storage, vscsi_bus
 from powervm_openstack.simulator.model.ordering import set_child
 from powervm_openstack.simulator.state import kinds, xml
 from powervm_openstack.simulator.state.record import Record
@@ -94,11 +96,14 @@ class VscsiRules(kinds.Behaviour):
             if key in before and key not in kept:
                 kept.add(key)  # an existing mapping sent back: the server's copy stays authoritative
                 mapping.getparent().replace(mapping, copy.deepcopy(before[key]))
+            elif not vscsi_bus.has_storage(mapping):
+                vscsi_bus.detached({slot for slot, _ in before}, mapping)
             else:
                 _new_mapping(txn, new, mapping)
         for key, mapping in before.items():
             if key not in kept:
                 _removed_mapping(txn, new, mapping)
+        vscsi_bus.drop_empty_twins(new)
 
 
 def _client(txn: Transaction, mapping: etree._Element) -> Record:
@@ -228,7 +233,10 @@ def _adapters(txn: Transaction, vios: Record, client: Record, mapping: etree._El
     adapters.check_live_add(client, "a virtual SCSI client adapter")
     vios_id, client_id = adapters.partition_id(vios), adapters.partition_id(client)
     s_slot = _free_slot(vios, _server_slots(txn, vios))
-    c_slot = int(xml.text(client_adpt, "VirtualSlotNumber") or 0) or _free_slot(client, _client_slots(txn, client))
+    c_slot = int(xml.text(client_adpt, "VirtualSlotNumber") or 0)
+    if c_slot:  # asked for (a rebuild keeps the source's slots): firmware refuses one in use or out of range
+        adapters.check_slot(txn, client, c_slot)
+    c_slot = c_slot or _free_slot(client, _client_slots(txn, client))
     s_loc, c_loc = adapters.location_code(txn, vios, s_slot), adapters.location_code(txn, client, c_slot)
     names = {xml.text(m, "ServerAdapter/AdapterName") for m in xml.findall(vios.element, _MAPS)}
     vhost = next(f"vhost{n}" for n in range(10_000) if f"vhost{n}" not in names)
@@ -301,9 +309,13 @@ def _target_device(vios: Record, mapping: etree._Element, dev: etree._Element, s
 
 
 def _removed_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> None:
+    link = xml.find(mapping, "AssociatedLogicalPartition")
+    client = txn.get("LogicalPartition", adapters.href_uuid(link.get("href") or "")) if link is not None else None
+    if client is not None and _last_on_its_adapter(vios, mapping):
+        adapters.check_live_remove(client, "a virtual SCSI client adapter")
     holder = xml.find(mapping, "Storage")
     if holder is None or not len(holder):
-        return
+        return  # an adapter pair without storage (detach_storage): nothing else to release
     dev = holder[0]
     key = _storage_key(holder) or ""
     if xml.local(dev) == "LogicalUnit":
@@ -312,11 +324,7 @@ def _removed_mapping(txn: Transaction, vios: Record, mapping: etree._Element) ->
                     for m in xml.findall(v, _MAPS))  # fmt: skip
         if not still:
             _set_in_use(txn, key, False)
-    link = xml.find(mapping, "AssociatedLogicalPartition")
-    client = txn.get("LogicalPartition", adapters.href_uuid(link.get("href") or "")) if link is not None else None
     if client is not None:
-        if _last_on_its_adapter(vios, mapping):
-            adapters.check_live_remove(client, "a virtual SCSI client adapter")
         _surface(txn, client, dev, add=False)
 
 

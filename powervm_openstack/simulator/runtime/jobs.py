@@ -33,12 +33,14 @@ class JobFailed(Exception):
     """A job ran and failed; the message becomes the job's ``result`` (COMPLETED_WITH_ERROR).
 
     Its changes are rolled back unless ``keep_changes`` (a failure that leaves a trace, such as a
-    partition marked ``Migration_Failed``).
+    partition marked ``Migration_Failed``). ``results`` are further job results the caller reads
+    on failure (such as ``RETURN_CODE``).
     """
 
-    def __init__(self, message: str, keep_changes: bool = False) -> None:
+    def __init__(self, message: str, keep_changes: bool = False, results: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.keep_changes = keep_changes
+        self.results = dict(results or {})
 
 
 JobHandler = Callable[[Transaction, Record | None, dict[str, str]], dict[str, str]]
@@ -217,7 +219,8 @@ class Jobs:
                 raise kept
             return "COMPLETED_OK", results, ""
         except (JobFailed, ApiError) as exc:
-            return "COMPLETED_WITH_ERROR", {"result": str(exc), "returnCode": "1"}, ""
+            extra = exc.results if isinstance(exc, JobFailed) else {}
+            return "COMPLETED_WITH_ERROR", {"result": str(exc), "returnCode": "1", **extra}, ""
         except Exception as exc:  # a handler bug must not look like success to the client
             LOG.exception("Job %s %s crashed", job.id, job.operation)
             return "FAILED_BEFORE_COMPLETION", {}, f"Internal error: {exc}"
