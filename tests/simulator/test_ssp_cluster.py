@@ -1,7 +1,8 @@
 """One SSP cluster seen by two simulated hosts (``model.ssp_cluster``), driven by pypowervm.
 
 Linked with ``/sim/ssp/peers``, an LU created on one host is listed on the other with the same UDID and
-bytes, grows on both, and goes from both; a delete is refused while the other host maps the unit.
+bytes, grows on both, and goes from both; a delete is refused while the other host maps the unit. A host
+linked later is sent the units made before.
 """
 
 from __future__ import annotations
@@ -58,3 +59,13 @@ def test_delete_is_refused_while_the_other_host_maps_the_unit(hosts):  # noqa: F
     vios.update()
     pvm_stg.rm_tier_storage([_lu(hosts.dst, "boot_y")], tier=_tier(hosts.dst))
     assert _lu(hosts.dst, "boot_y") is None and _lu(hosts.src, "boot_y") is None
+
+
+def test_a_host_that_joins_later_sees_the_units_made_before(hosts):  # noqa: F811
+    boot = pvm_stg.crt_lu(_tier(hosts.src), "boot_early", 1)[1]  # before the hosts are linked
+    assert _lu(hosts.dst, "boot_early") is None
+
+    _admin(hosts.src_sim, "/sim/ssp/peers", "POST", {"url": hosts.dst_sim.url})
+
+    seen = _lu(hosts.dst, "boot_early")
+    assert seen is not None and seen.udid == boot.udid and seen.capacity == 1

@@ -4,8 +4,9 @@ On real PowerVM every VIOS node of an SSP cluster sees every logical unit of the
 host created it: a boot disk made on one host can be mapped on another (cold migration, evacuate).
 Each simulator keeps its own store, so simulators whose topologies name the same pool and cluster
 (hence the same Tier UUID, see ``mobility_target``) are linked at run time, both ways:
-``POST /sim/ssp/peers {"url": "http://host:port"}`` (``GET`` lists them). From then on every logical
-unit created, grown or deleted through the REST API on one side is posted to each peer's
+``POST /sim/ssp/peers {"url": "http://host:port"}`` (``GET`` lists them). A peer new to this side is
+sent every logical unit this side has (a node that joins the cluster sees the whole pool, whenever
+it joins); from then on every logical unit created, grown or deleted through the REST API on one side is posted to each peer's
 ``/sim/ssp/replicate`` and applied there under the same Tier, with the same UDID and bytes (a peer
 without that Tier ignores it: it is not in the cluster). A delete is refused (409) while a peer maps
 the unit, as the cluster refuses removing an LU in use on any node; ``InUse`` is per host. A peer
@@ -51,23 +52,42 @@ def push(txn: Transaction, op: str, lu: etree._Element, lu_uuid: str = "", tier_
     urls = peers(txn)
     if not urls:
         return
+    body = _change(txn, op, lu, lu_uuid, tier_uuid)
+    for url in urls:
+        _post(url, body, op)
+
+
+def _change(txn: Transaction, op: str, lu: etree._Element, lu_uuid: str, tier_uuid: str) -> dict[str, Any]:
     udid = xml.text(lu, "UniqueDeviceID") or ""
     body: dict[str, Any] = {"op": op, "udid": udid, "tier": tier_uuid, "lu_uuid": lu_uuid}
     if op == "put":
         data = txn.blob(udid) or b""
         body.update(lu=etree.tostring(lu).decode(), blob=base64.b64encode(data).decode())
-    for url in urls:
-        req = urllib.request.Request(f"{url}/sim/ssp/replicate", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-        try:
-            with urllib.request.urlopen(req, timeout=_TIMEOUT):
-                pass
-        except urllib.error.HTTPError as err:
-            if err.code == 409:
-                raise ApiError(409, json.loads(err.read() or b"{}").get("error", f"{url} refused")) from None
-            LOG.warning("SSP peer %s answered %s to %s of LU %s", url, err.code, op, udid)
-        except (urllib.error.URLError, OSError) as err:
-            LOG.warning("SSP peer %s is unreachable (%s); LU %s not replicated there", url, err, udid)
+    return body
+
+
+def _join(txn: Transaction, url: str) -> int:
+    """A new node joined: send it every logical unit this side has (it sees the whole pool); their number."""
+    units = txn.find("LogicalUnit")
+    for rec in units:
+        _post(url, _change(txn, "put", rec.element, rec.uuid, rec.parent_uuid or ""), "put")
+    return len(units)
+
+
+def _post(url: str, body: dict[str, Any], op: str) -> None:
+    """Send one change to one peer; a 409 refusal is raised, other failures are logged and skipped."""
+    udid = body["udid"]
+    req = urllib.request.Request(f"{url}/sim/ssp/replicate", data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(req, timeout=_TIMEOUT):
+            pass
+    except urllib.error.HTTPError as err:
+        if err.code == 409:
+            raise ApiError(409, json.loads(err.read() or b"{}").get("error", f"{url} refused")) from None
+        LOG.warning("SSP peer %s answered %s to %s of LU %s", url, err.code, op, udid)
+    except (urllib.error.URLError, OSError) as err:
+        LOG.warning("SSP peer %s is unreachable (%s); LU %s not replicated there", url, err, udid)
 
 
 def _find(txn: Transaction, udid: str) -> Record | None:
@@ -129,6 +149,8 @@ def handle(app: AppContext, method: str, path: str, environ: dict[str, Any]) -> 
                     url = str(body.get("url") or "").rstrip("/")
                     if not url.startswith(("http://", "https://")):
                         raise ValueError(f"peer url {url!r} is not allowed; give http(s)://host:port of a simulator.")
+                    if url not in known:
+                        LOG.info("SSP peer %s joined: %d logical units sent to it", url, _join(txn, url))
                     known = sorted({*known, url})
                     txn.set_meta(PEERS_KEY, json.dumps(known))
             return _json(200, {"peers": known})
