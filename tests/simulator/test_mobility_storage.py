@@ -25,8 +25,7 @@ from powervm_openstack.simulator.build.san import Lun
 from powervm_openstack.simulator.model import fc
 from powervm_openstack.simulator.state import xml
 from powervm_openstack.simulator.topology import loader
-from tests.fixtures.simulator import connect, disconnect, running_simulator
-from tests.simulator.test_mobility import DEST_SYSTEM, Hosts
+from tests.simulator.test_mobility import DEST_SYSTEM, Hosts, two_hosts
 
 TARGET = "500507680B215660"
 SRC_SYSTEM = "Server-9009-22A-SN7830A1B"  # the default topology's
@@ -50,16 +49,10 @@ def _topology(tmp_path, name: str, ports: dict[str, list[str]], dest: bool) -> s
 
 @pytest.fixture
 def hosts(tmp_path) -> Iterator[Hosts]:
-    with (
-        running_simulator(topology=_topology(tmp_path, "src", SRC_PORTS, False)) as src_sim,
-        running_simulator(topology=_topology(tmp_path, "dst", DST_PORTS, True)) as dst_sim,
-    ):
-        src, dst = connect(src_sim), connect(dst_sim)
-        try:
-            yield Hosts(src, dst, src_sim, dst_sim)
-        finally:
-            disconnect(src)
-            disconnect(dst)
+    with two_hosts(
+        _topology(tmp_path, "dst", DST_PORTS, True), topology=_topology(tmp_path, "src", SRC_PORTS, False)
+    ) as pair:
+        yield pair
 
 
 def _lun(hosts: Hosts, name: str, src_initiators: list[str], dst_initiators: list[str]) -> str:
@@ -157,26 +150,21 @@ def test_iscsi_hdisk_moves_to_a_vios_logged_in_to_the_target(tmp_path):
         data = yaml.safe_load(open(path).read())
         data["storage"]["iscsi_targets"] = [iscsi]
         open(path, "w").write(yaml.safe_dump(data))
-    with running_simulator(topology=src_path) as src_sim, running_simulator(topology=dst_path) as dst_sim:
-        src, dst = connect(src_sim), connect(dst_sim)
-        try:
-            hosts = Hosts(src, dst, src_sim, dst_sim)
-            lpar = hosts.lpar("web-01")
-            login = {"host_ip": iscsi["portal"], "user": None, "password": None, "iqn": iscsi["iqn"], "lunid": 1}
-            name, udid = pvm_hdisk.discover_iscsi(src, vios_uuid=_vios(src, "vios2").uuid, **login)
-            vios = _vios(src, "vios2")
-            scsi_mapper.add_map(vios, scsi_mapper.build_vscsi_mapping(None, vios, lpar.uuid,
-                                                                      pvm_stor.PV.bld(src, name, udid=udid)))  # fmt: skip
-            vios.update()
-            with pytest.raises(pvm_exc.JobRequestFailed, match="No VIOS of .* can serve client slot"):
-                hosts.migrate(lpar)
-            pvm_hdisk.discover_iscsi(dst, vios_uuid=_vios(dst, "vios1").uuid, **login)
-            hosts.migrate(lpar)  # vios2 there is not logged in: vios1, which is
-            moved = _client_maps(dst, lpar.uuid)
-            assert [m.backing_storage.udid for m in moved["vios1"]] == [udid] and moved["vios2"] == []
-        finally:
-            disconnect(src)
-            disconnect(dst)
+    with two_hosts(str(dst_path), topology=src_path) as hosts:
+        src, dst = hosts.src, hosts.dst
+        lpar = hosts.lpar("web-01")
+        login = {"host_ip": iscsi["portal"], "user": None, "password": None, "iqn": iscsi["iqn"], "lunid": 1}
+        name, udid = pvm_hdisk.discover_iscsi(src, vios_uuid=_vios(src, "vios2").uuid, **login)
+        vios = _vios(src, "vios2")
+        scsi_mapper.add_map(vios, scsi_mapper.build_vscsi_mapping(None, vios, lpar.uuid,
+                                                                  pvm_stor.PV.bld(src, name, udid=udid)))  # fmt: skip
+        vios.update()
+        with pytest.raises(pvm_exc.JobRequestFailed, match="No VIOS of .* can serve client slot"):
+            hosts.migrate(lpar)
+        pvm_hdisk.discover_iscsi(dst, vios_uuid=_vios(dst, "vios1").uuid, **login)
+        hosts.migrate(lpar)  # vios2 there is not logged in: vios1, which is
+        moved = _client_maps(dst, lpar.uuid)
+        assert [m.backing_storage.udid for m in moved["vios1"]] == [udid] and moved["vios2"] == []
 
 
 def test_npiv_adapter_moves_with_its_second_wwpn(hosts):

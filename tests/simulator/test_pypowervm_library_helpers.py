@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from pypowervm import adapter as pvm_adapter
 from pypowervm import exceptions as pvm_exc
 from pypowervm.helpers import vios_busy as pvm_busy
@@ -36,8 +35,14 @@ from pypowervm.wrappers import network as pvm_net
 from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
-from powervm_openstack.simulator.topology import loader as topology
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import (
+    connect,
+    connected_simulator,
+    default_topology_with,
+    disconnect,
+    new_lpar,
+    running_simulator,
+)
 
 pytestmark = pytest.mark.integration
 HOST = Path(__file__).parents[1] / "compute" / "nova_harness" / "host.yaml"
@@ -233,19 +238,17 @@ def test_vios_busy_retry_helper_retries_a_busy_vios(monkeypatch):
 
 
 def test_ibmi_os_shutdown_needs_no_rmc(tmp_path):
-    data = yaml.safe_load((Path(topology.TOPOLOGIES) / "default.yaml").read_text())
-    data["lpars"].append({"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "inactive"})
-    path = tmp_path / "ibmi.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with running_simulator(topology=str(path)) as sim:
-        adapter = connect(sim)
-        try:
-            ibmi = pvm_lpar.LPAR.search(adapter, one_result=True, name="ibmi-01")
-            assert pvm_popts.PowerOffOpts.can_os_shutdown(ibmi) and ibmi.rmc_state == "inactive"
-            pvm_power.PowerOp.stop(ibmi, opts=pvm_popts.PowerOffOpts().os_immediate())
-            assert pvm_lpar.LPAR.get(adapter, uuid=ibmi.uuid).state == "not activated"
-            batch = pvm_lpar.LPAR.search(adapter, one_result=True, name="aix-batch")  # AIX, RMC inactive
-            with pytest.raises(pvm_exc.OSShutdownNoRMC):
-                pvm_power.PowerOp.stop(batch, opts=pvm_popts.PowerOffOpts().os_normal())
-        finally:
-            disconnect(adapter)
+    with connected_simulator(
+        default_topology_with(
+            tmp_path,
+            [{"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "inactive"}],
+            "ibmi.yaml",
+        )
+    ) as (sim, adapter):
+        ibmi = pvm_lpar.LPAR.search(adapter, one_result=True, name="ibmi-01")
+        assert pvm_popts.PowerOffOpts.can_os_shutdown(ibmi) and ibmi.rmc_state == "inactive"
+        pvm_power.PowerOp.stop(ibmi, opts=pvm_popts.PowerOffOpts().os_immediate())
+        assert pvm_lpar.LPAR.get(adapter, uuid=ibmi.uuid).state == "not activated"
+        batch = pvm_lpar.LPAR.search(adapter, one_result=True, name="aix-batch")  # AIX, RMC inactive
+        with pytest.raises(pvm_exc.OSShutdownNoRMC):
+            pvm_power.PowerOp.stop(batch, opts=pvm_popts.PowerOffOpts().os_normal())

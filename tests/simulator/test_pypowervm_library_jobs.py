@@ -27,7 +27,14 @@ from pypowervm.wrappers import storage as pvm_stor
 from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.topology import loader as topology
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import (
+    connect,
+    connected_simulator,
+    default_topology_with,
+    disconnect,
+    new_lpar,
+    running_simulator,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -84,24 +91,20 @@ def test_clone_uuid_refusals(host):
 
 
 def test_ibmi_panel_function(tmp_path):
-    data = yaml.safe_load((Path(topology.TOPOLOGIES) / "default.yaml").read_text())
-    data["lpars"].append({"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "active"})
-    path = tmp_path / "ibmi.yaml"
-    path.write_text(yaml.safe_dump(data))
-    with running_simulator(topology=str(path)) as sim:
-        adapter = connect(sim)
-        try:
-            ibmi, web = _lpar(adapter, "ibmi-01"), _lpar(adapter, "web-01")
-            pvm_ibmi.start_panel_job(ibmi, pvm_ibmi.IBMiPanelOperations.DSTON)
-            with pytest.raises(pvm_exc.PartitionIsNotIBMi):
-                pvm_ibmi.start_panel_job(web, pvm_ibmi.IBMiPanelOperations.DSTON)  # pypowervm's own check
-            job = pvm_job.Job.wrap(
-                adapter.read(web.schema_type, web.uuid, suffix_type="do", suffix_parm="PanelFunction")
-            )
-            with pytest.raises(pvm_exc.JobRequestFailed, match="PanelFunction is for IBM i"):
-                job.run_job(web.uuid, job_parms=[pvm_job.Job.create_job_parameter("operation", "dston")])
-        finally:
-            disconnect(adapter)
+    with connected_simulator(
+        default_topology_with(
+            tmp_path,
+            [{"name": "ibmi-01", "id": 9, "os": "ibmi", "state": "running", "rmc_state": "active"}],
+            "ibmi.yaml",
+        )
+    ) as (sim, adapter):
+        ibmi, web = _lpar(adapter, "ibmi-01"), _lpar(adapter, "web-01")
+        pvm_ibmi.start_panel_job(ibmi, pvm_ibmi.IBMiPanelOperations.DSTON)
+        with pytest.raises(pvm_exc.PartitionIsNotIBMi):
+            pvm_ibmi.start_panel_job(web, pvm_ibmi.IBMiPanelOperations.DSTON)  # pypowervm's own check
+        job = pvm_job.Job.wrap(adapter.read(web.schema_type, web.uuid, suffix_type="do", suffix_parm="PanelFunction"))
+        with pytest.raises(pvm_exc.JobRequestFailed, match="PanelFunction is for IBM i"):
+            job.run_job(web.uuid, job_parms=[pvm_job.Job.create_job_parameter("operation", "dston")])
 
 
 def test_master_mode(host):

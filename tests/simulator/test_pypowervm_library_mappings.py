@@ -31,7 +31,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.build.san import Lun
 from powervm_openstack.simulator.model import fc
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import connect, connected_simulator, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
 HOST = Path(__file__).parents[1] / "compute" / "nova_harness" / "host.yaml"
@@ -41,12 +41,8 @@ TARGET = "500507680B215660"
 
 @pytest.fixture
 def host():
-    with running_simulator(topology=str(HOST)) as sim:
-        adapter = connect(sim)
-        try:
-            yield sim, adapter
-        finally:
-            disconnect(adapter)
+    with connected_simulator(str(HOST)) as pair:
+        yield pair
 
 
 def _vios(adapter, name: str = "vios1") -> pvm_vios.VIOS:

@@ -36,7 +36,7 @@ from pypowervm.wrappers import virtual_io_server as pvm_vios
 
 from powervm_openstack.simulator.build.san import Lun
 from powervm_openstack.simulator.model import fc, filestore, vfc
-from tests.fixtures.simulator import connect, disconnect, new_lpar, running_simulator
+from tests.fixtures.simulator import connect, connected_simulator, disconnect, new_lpar, running_simulator
 
 pytestmark = pytest.mark.integration
 HOST = Path(__file__).parents[1] / "compute" / "nova_harness" / "host.yaml"
@@ -50,12 +50,8 @@ def host(tmp_path):
     data["storage"]["volume_groups"] = [g for g in data["storage"]["volume_groups"] if g["name"] != "datavg"]
     path = tmp_path / "host.yaml"
     path.write_text(yaml.safe_dump(data))
-    with running_simulator(topology=str(path)) as sim:
-        adapter = connect(sim)
-        try:
-            yield sim, adapter
-        finally:
-            disconnect(adapter)
+    with connected_simulator(str(path)) as pair:
+        yield pair
 
 
 def _vios(adapter, name: str) -> pvm_vios.VIOS:

@@ -11,7 +11,6 @@ give their NPIV ports back.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from lxml import etree
@@ -124,22 +123,7 @@ def map_vfc(txn: Transaction, vios: Record, mapping: Any, port_name: str, s_slot
     names = {xml.text(m, "ServerAdapter/AdapterName") for m in xml.findall(vios.element, vfc.VFC_MAPS)}
     xml.set_text(mapping, "ServerAdapter/AdapterName", next(f"vfchost{n}" for n in range(10_000)
                                                             if f"vfchost{n}" not in names))  # fmt: skip
-    server = xml.find(mapping, "ServerAdapter")
-    physical = copy.deepcopy(port)
-    physical.tag = xml.q("PhysicalPort")
-    for child in xml.findall(physical, "PhysicalVolumes"):
-        physical.remove(child)
-    old = xml.find(server, "PhysicalPort")
-    if old is not None:
-        server.remove(old)
-    server.append(physical)
-    ref = copy.deepcopy(physical)
-    ref.tag = xml.q("Port")
-    old_ref = xml.find(mapping, "Port")
-    if old_ref is not None:
-        mapping.replace(old_ref, ref)
-    else:
-        mapping.append(ref)
+    vfc.attach_port(mapping, port)
     holder = xml.find(vios.element, "VirtualFibreChannelMappings")
     if holder is None:
         holder = xml.complex_el(vios.element, "VirtualFibreChannelMappings")

@@ -181,6 +181,19 @@ def _new_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> Non
     for tag, value in (("AdapterName", next(f"vfchost{n}" for n in range(10_000) if f"vfchost{n}" not in names)),
                        ("UniqueDeviceID", f"1d{s_loc}"), ("MapPort", name)):  # fmt: skip
         set_child(server, tag, value, _SERVER_ORDER)
+    attach_port(mapping, port)
+
+
+def _adapter(mapping: etree._Element, tag: str) -> etree._Element:
+    adpt = xml.find(mapping, tag)
+    if adpt is None:
+        adpt = xml.complex_el(mapping, tag)
+    return adpt
+
+
+def attach_port(mapping: etree._Element, port: etree._Element) -> None:
+    """Put physical FC ``port`` (its VIOS document element) in ``mapping``: the server adapter's and the mapping's."""
+    server = xml.find(mapping, "ServerAdapter")
     physical = copy.deepcopy(port)
     physical.tag = xml.q("PhysicalPort")
     for child in xml.findall(physical, "PhysicalVolumes"):
@@ -189,13 +202,10 @@ def _new_mapping(txn: Transaction, vios: Record, mapping: etree._Element) -> Non
     if old is not None:
         server.remove(old)
     server.append(physical)
-    port_ref = copy.deepcopy(physical)
-    port_ref.tag = xml.q("Port")
-    mapping.replace(xml.find(mapping, "Port"), port_ref)
-
-
-def _adapter(mapping: etree._Element, tag: str) -> etree._Element:
-    adpt = xml.find(mapping, tag)
-    if adpt is None:
-        adpt = xml.complex_el(mapping, tag)
-    return adpt
+    ref = copy.deepcopy(physical)
+    ref.tag = xml.q("Port")
+    old_ref = xml.find(mapping, "Port")
+    if old_ref is not None:
+        mapping.replace(old_ref, ref)
+    else:
+        mapping.append(ref)
