@@ -83,8 +83,9 @@ def _driver(port: int, work: str, host: str = "bench", powervm: dict[str, str] |
 
     objects.register_all()
     conf = nova.conf.CONF
-    if "powervm" not in conf:  # parse once; later drivers only change overrides
+    if "config_file" not in conf:  # parse once (a test process may have registered options unparsed)
         conf([], project="nova")
+    if "powervm" not in conf:  # later drivers only change overrides
         pvm_conf.register_opts(conf)
     for group, values in {"powervm_rest": {"host": "127.0.0.1", "port": port, "protocol": "http"},
                           "powervm": powervm or {"volume_group_name": "datavg", "disk_driver": "localdisk"},

@@ -68,7 +68,8 @@ def run(agent_class: type[PowerVMAgent], argv: list[str]) -> int:
 
 
 def _stop_on_signals(agent: PowerVMAgent) -> None:
-    """SIGTERM stops a running agent at the end of its batch, and one still starting at once."""
+    """SIGTERM stops a running agent at the end of its batch, and one still starting at once; SIGINT
+    (even when inherited as ignored) raises KeyboardInterrupt, which stops it at once."""
     if threading.current_thread() is not threading.main_thread():
         return
 
@@ -79,3 +80,5 @@ def _stop_on_signals(agent: PowerVMAgent) -> None:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    # A shell starts background jobs with SIGINT ignored, and Python then leaves it ignored: ask for it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
