@@ -119,21 +119,24 @@ def check_source(driver: Any, conf: Any, instance: Any, data: Any, block_device_
             reason=f"Partition of instance {instance.uuid} has RMC {lpar.rmc_state}; "
             "live migration needs an active RMC connection (the partition's management VIF)."
         )
-    unloaded = lpm_media.unload(driver, instance)  # loaded optical media cannot move
+    data.is_volume_backed = bfv
     if lpm_volumes.has_hdisks(conf, block_device_info):
         # PowerVM validates hdisks against the destination's VIOSes, which see them only after
         # pre_live_migration: the Migrate job validates then, before it moves anything
         LOG.info("Instance %s: PowerVM validates the move of its hdisks in the Migrate job", instance.uuid)
-        data.is_volume_backed = bfv
         return data
+    # Loaded optical media cannot move, so validation runs with the config drive unmapped; it is mapped
+    # again whatever the answer: nova tells the source nothing when a later step (the scheduler, the
+    # destination's pre_live_migration) fails, and the Migrate job unmaps it again just before the move.
+    unloaded = lpm_media.unload(driver, instance)
     try:
         pvm_mig.migrate_lpar(lpar, dest_sys_name, validate_only=True, tgt_mgmt_svr=dest_rest,
                              vlan_check_override=True, sdn_override=lpm_net.has_ovs(network_info))  # fmt: skip
     except pvm_exc.Error as err:
+        raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
+    finally:
         if unloaded:
             lpm_media.reload(driver, instance)
-        raise nova_exc.MigrationPreCheckError(reason=f"PowerVM refused the migration: {err}") from err
-    data.is_volume_backed = bfv
     return data
 
 
@@ -246,6 +249,7 @@ def migrate(driver: Any, conf: Any, context: Any, instance: Any, dest: str, post
     if limit is not None:
         extra["timeout"] = limit
     try:
+        lpm_media.unload(driver, instance)  # mapped again by nova's rollback (rollback_source) if the move fails
         pvm_mig.migrate_lpar(lpar, dest_sys_name, tgt_mgmt_svr=dest_rest, **extra)
     except pvm_exc.JobRequestTimedOut:
         LOG.error("Live migration of instance %s to %s exceeded live_migration_completion_timeout (%s s): aborting",

@@ -5,18 +5,16 @@ a loaded virtual optical device makes the migration fail validation. As nova-pow
 is taken off the partition on the source before the platform validates the move and built again on
 the destination afterwards:
 
-- ``unload`` (source, ``check_can_live_migrate_source``): the config drive's vSCSI mapping is removed,
-  the media stays in the source's repository;
-- ``reload`` (source): maps it again, when validation refuses the move or nova rolls back
-  (``rollback_live_migration_at_source``);
+- ``unload`` (source): the config drive's vSCSI mapping is removed, the media stays in the source's
+  repository; for the platform's validation in ``check_can_live_migrate_source``, and again in
+  ``live_migration`` just before the ``Migrate`` job;
+- ``reload`` (source): maps it again, right after that validation whatever its answer (nova tells the
+  source nothing when the scheduler or the destination's ``pre_live_migration`` fails later), and when
+  the move fails or is aborted (``rollback_live_migration_at_source``);
 - ``rebuild`` (destination, ``post_live_migration_at_destination``): a fresh config drive from the
   instance's metadata and network info, mapped to the arrived partition. Injected files and the
   admin password are not in it: nova hands them to spawn only;
 - ``drop`` (source, nova's ``cleanup`` after the move): deletes the source's copy.
-
-Not covered: a failure between the source's check and the move that nova reports to neither
-(``pre_live_migration`` failing on the destination skips ``rollback_live_migration_at_source``)
-leaves the media unmapped on the source until the instance is rebuilt.
 """
 
 from __future__ import annotations

@@ -165,5 +165,8 @@ class PowerVMLiveMigrationVolumesTest(_TwoHosts):
         self.assertEqual(("compute", "ACTIVE"), (server["OS-EXT-SRV-ATTR:host"], server["status"]))
         self.assertEqual({"vios1": ([udid], [udid]), "vios2": ([udid], [udid])}, self._storage(self.pvm))
         self.assertEqual({"vios1": ([], []), "vios2": ([], [])}, self._storage(self.pvm2))
+        # nova calls no source rollback when pre_live_migration fails: the config drive was never left unmapped
+        lpar = self._on(self.pvm, server)
+        self.assertIn(f"cfg_{server['id'].replace('-', '')}", self._mapped_to(self.pvm, lpar.uuid))
         self.assertIn(f"Volume {volume_id} (fibre_channel (vSCSI)) is seen by no VIOS of this host",
                       self.stdlog.logger.output)  # fmt: skip
