@@ -63,6 +63,7 @@ class FleetResult:
     cycles: int
     checked: int
     active_in_time: int
+    never_active: int
     alive_at_end: int
 
 
@@ -159,7 +160,8 @@ def _window(params: FleetParams, neutron: NeutronServer, client: NeutronClient, 
                             rss_mb(h.agent.child.pid)) for i, h in enumerate(hosts)]  # fmt: skip
     return FleetResult(params, window, figures, server_cpu["api"], server_cpu["rpc"], start_s,
                        sum(h.cycles for h in hosts), sum(h.checked for h in hosts),
-                       sum(h.active_in_time for h in hosts), _alive(client, hosts))  # fmt: skip
+                       sum(h.active_in_time for h in hosts), sum(h.never_active for h in hosts),
+                       _alive(client, hosts))  # fmt: skip
 
 
 def _load(params: FleetParams, hosts: list[SimHost], networks: list[str], start: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from powervm_openstack.deploy.processes import AgentProcess, SimulatorProcess
 from powervm_openstack.pvm import vif_event
 
 AGENT_MODULE = "powervm_openstack.network.agent.sea"
+#: a port not ACTIVE at its next cycle is given this long before it counts as never served
+NEVER_ACTIVE_S = 60.0
 _LOG_LEVELS = ("amqp=WARN,amqplib=WARN,kombu=WARN,boto=WARN,sqlalchemy=WARN,oslo.messaging=DEBUG,"
                "oslo_messaging=DEBUG,iso8601=WARN,urllib3=WARN,requests=WARN,stevedore=WARN,"
                "keystoneauth=WARN,oslo_policy=INFO,oslo.cache=INFO,pypowervm=INFO")  # fmt: skip
@@ -80,6 +83,7 @@ class SimHost:
         self.live: tuple[dict, pvm_net.CNA] | None = None
         self.cycles = 0
         self.active_in_time = 0
+        self.never_active = 0
         self.checked = 0
 
     def start_sim(self) -> None:
@@ -120,9 +124,20 @@ class SimHost:
         status = self.neutron.get(f"/v2.0/ports/{port['id']}")["port"]["status"]
         self.checked += 1
         self.active_in_time += status == "ACTIVE"
+        # late is a figure (the table's "ACTIVE by next cycle"), never is a fault: wait before judging
+        if status != "ACTIVE" and not self._goes_active(port["id"], NEVER_ACTIVE_S):
+            self.never_active += 1
         cna.delete()
         vif_event.post(self.pvm, cna.href, "unplug", port["mac_address"], "pvm_sea")
         self.neutron.delete(f"/v2.0/ports/{port['id']}")
+
+    def _goes_active(self, port_id: str, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.neutron.get(f"/v2.0/ports/{port_id}")["port"]["status"] == "ACTIVE":
+                return True
+            time.sleep(0.5)
+        return False
 
     def close(self) -> None:
         if self.pvm is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
@@ -27,7 +28,9 @@ def test_rest_time_counts_only_the_measured_thread(caplog: pytest.LogCaptureFixt
     assert measured.rest_cpu_s < measured.rest_s  # sleeping is not CPU
     (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Timing of spawn of instance X")]
     assert measured.network_s >= 0.05
-    assert "REST 0.05" in line and "in 1 calls" in line and "network-vif-plugged wait 0.500 s" in line
+    rest = re.search(r"REST (\d+\.\d+)", line)  # a sleep of 0.05 s can last longer on a loaded host
+    assert rest and float(rest.group(1)) >= 0.05 and "in 1 calls" in line, line
+    assert "network-vif-plugged wait 0.500 s" in line, line
     assert request("GET", "/c") == "GET /c"  # outside a measurement: passed through
     timing.add_wait(1.0)  # and ignored
 

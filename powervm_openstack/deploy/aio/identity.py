@@ -25,6 +25,9 @@ def start(root: Path, db_url: str) -> tuple[Proc, str]:
     conf.write_text(render_ini({
         "DEFAULT": {"use_stderr": True},
         "database": {"connection": db_url},
+        # bcrypt's fewest rounds: this test cloud's passwords are generated; at keystone's default 12
+        # every logon (each tempest user, each CLI call) costs a quarter second of a 2-core machine's CPU
+        "identity": {"password_hash_rounds": 4},
         "token": {"provider": "fernet"},
         "fernet_tokens": {"key_repository": str(svc.dir / "fernet-keys")},
         "credential": {"key_repository": str(svc.dir / "credential-keys")},
